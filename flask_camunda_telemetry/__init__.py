@@ -1,0 +1,49 @@
+"""flask-camunda-telemetry: Camunda 7's ``GET /telemetry/data`` for Flask apps."""
+
+from .exceptions import (
+    AlreadyInitializedError,
+    AuthenticationRequired,
+    AuthorizationDenied,
+    ConfigurationError,
+    DatabaseUnavailableError,
+    LicenseKeyError,
+    NotInitializedError,
+    TelemetryError,
+    UnknownMetricError,
+)
+from .extension import TelemetryExt
+from .license import parse_license_key
+from .model import (
+    ApplicationServer,
+    Count,
+    Database,
+    Internals,
+    Jdk,
+    LicenseKey,
+    Product,
+    TelemetryData,
+)
+from .schemas import TelemetryDataSchema
+
+__all__ = [
+    "AlreadyInitializedError",
+    "ApplicationServer",
+    "AuthenticationRequired",
+    "AuthorizationDenied",
+    "ConfigurationError",
+    "Count",
+    "Database",
+    "DatabaseUnavailableError",
+    "Internals",
+    "Jdk",
+    "LicenseKey",
+    "LicenseKeyError",
+    "NotInitializedError",
+    "Product",
+    "TelemetryData",
+    "TelemetryDataSchema",
+    "TelemetryError",
+    "TelemetryExt",
+    "UnknownMetricError",
+    "parse_license_key",
+]

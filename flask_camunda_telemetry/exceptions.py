@@ -1,0 +1,77 @@
+"""The package's exceptions: one base class, one subclass per kind of failure."""
+
+from __future__ import annotations
+
+__all__ = [
+    "AlreadyInitializedError",
+    "AuthenticationRequired",
+    "AuthorizationDenied",
+    "ConfigurationError",
+    "DatabaseUnavailableError",
+    "LicenseKeyError",
+    "NotInitializedError",
+    "TelemetryError",
+    "UnknownMetricError",
+]
+
+
+class TelemetryError(Exception):
+    """Base class of every error raised by flask-camunda-telemetry."""
+
+
+class ConfigurationError(TelemetryError, ValueError):
+    """A ``CAMUNDA_TELEMETRY_*`` config value (or a constructor option) is invalid.
+
+    Raised by ``init_app``; the message names the key, the value and what is allowed.
+    """
+
+    def __init__(self, key: str, value: object, expected: str) -> None:
+        self.key = key
+        self.value = value
+        super().__init__(
+            f"{key} = {value!r} is invalid: {expected}. Fix it in app.config before calling init_app."
+        )
+
+
+class LicenseKeyError(ConfigurationError):
+    """``CAMUNDA_TELEMETRY_LICENSE_KEY`` cannot be parsed."""
+
+
+class AlreadyInitializedError(TelemetryError, RuntimeError):
+    """``init_app`` was called a second time for the same Flask app."""
+
+
+class NotInitializedError(TelemetryError, RuntimeError):
+    """The extension is used with an app on which ``init_app`` was never called."""
+
+
+class UnknownMetricError(TelemetryError, KeyError):
+    """``mark_occurrence`` was called with a metric name Camunda does not report."""
+
+    def __str__(self) -> str:  # KeyError would add quotes around the message
+        return str(self.args[0])
+
+
+class DatabaseUnavailableError(TelemetryError):
+    """The telemetry database cannot be reached right now.
+
+    Counts are kept in memory meanwhile and written once the database is back.
+    """
+
+
+class AuthenticationRequired(TelemetryError):
+    """Raise from an ``authorize`` hook: the request is not authenticated (answers 401)."""
+
+    def __init__(self, message: str = "Authentication is required to read the telemetry data.") -> None:
+        super().__init__(message)
+
+
+class AuthorizationDenied(TelemetryError):
+    """Raise from an ``authorize`` hook: the user may not read the data (answers 403).
+
+    Returning ``False`` from the hook does the same without naming the user.
+    """
+
+    def __init__(self, user_id: str | None = None) -> None:
+        self.user_id = user_id
+        super().__init__(f"user {user_id!r} may not read the telemetry data")

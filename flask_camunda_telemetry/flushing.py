@@ -1,0 +1,85 @@
+"""The background flush: one daemon thread per serving process.
+
+It starts on the first count in a process (so after a fork, in the worker that serves), never
+at import or in ``init_app``. Every ``CAMUNDA_TELEMETRY_FLUSH_INTERVAL`` seconds it calls the
+state's ``sync()``; at interpreter exit it calls it one last time.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+import weakref
+from collections.abc import Callable
+
+from . import forking
+
+__all__ = ["Flusher"]
+
+log = logging.getLogger("flask_camunda_telemetry")
+
+
+class Flusher:
+    """Calls ``sync`` every ``interval`` seconds in a daemon thread, and at exit."""
+
+    def __init__(self, sync: Callable[[], None], interval: float, name: str) -> None:
+        self._sync = sync
+        self.interval = interval
+        self.name = name
+        self.started = False
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._failing = False
+        forking.register(self)
+
+    def start(self) -> None:
+        """Start the thread if this process has none yet (cheap to call again)."""
+        with self._lock:
+            if self.started:
+                return
+            self._stop = threading.Event()
+            self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+            self._thread.start()
+            if not getattr(self, "_atexit", False):
+                ref = weakref.ref(self)
+                atexit.register(lambda: (f := ref()) is not None and f.stop())
+                self._atexit = True
+            self.started = True
+
+    def run_once(self) -> bool:
+        """One sync; failures are logged once per outage, and retried at the next tick."""
+        try:
+            self._sync()
+        except Exception as exc:  # noqa: BLE001 - a flush must never take the process down
+            if not self._failing:
+                log.warning("telemetry flush failed, will retry every %ss: %s", self.interval, exc)
+            self._failing = True
+            return False
+        if self._failing:
+            log.info("telemetry flush recovered")
+        self._failing = False
+        return True
+
+    def _run(self) -> None:
+        stop = self._stop
+        while not stop.wait(self.interval):
+            self.run_once()
+
+    def stop(self) -> None:
+        """Stop the thread and flush what is left (graceful shutdown)."""
+        self._stop.set()
+        thread = self._thread
+        if thread is not None and thread.is_alive() and thread is not threading.current_thread():
+            thread.join(timeout=self.interval + 5)
+        if self.started:
+            self.run_once()
+        self.started = False
+
+    def _after_fork(self) -> None:
+        # Threads do not survive fork: the child starts its own on its first count.
+        self._lock = threading.Lock()
+        self._thread = None
+        self.started = False
+        self._failing = False

@@ -1,0 +1,54 @@
+"""How a request's view becomes a command name.
+
+The name of a command is, in this order:
+
+1. the name given with ``@telemetry.command("StartProcessInstanceCmd")`` on the view
+   (function or view class);
+2. the class name for a class-based view (``View.as_view``);
+3. otherwise the Flask endpoint with ``.`` turned into ``_`` (``engine.start`` becomes
+   ``engine_start``), as Camunda turns nested class separators into ``_``.
+
+Names come from the app's endpoints, never from the request path, so the set of names is
+bounded by the routes the app registered.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+__all__ = ["COMMAND_ATTRIBUTE", "command_name", "mark_command", "validate_command_name"]
+
+#: The attribute ``@telemetry.command`` sets on a view function.
+COMMAND_ATTRIBUTE = "__camunda_telemetry_command__"
+
+_NAME = re.compile(r"[^\x00-\x1f\x7f]{1,255}")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def validate_command_name(name: object) -> str:
+    """A command name is a non-empty string of at most 255 printable characters."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name) or not name.strip():
+        raise ValueError(
+            f"command name {name!r} is invalid: use a non-empty string of at most 255 printable "
+            "characters, such as 'StartProcessInstanceCmd'"
+        )
+    return name
+
+
+def mark_command(view: F, name: str) -> F:
+    setattr(view, COMMAND_ATTRIBUTE, validate_command_name(name))
+    return view
+
+
+def command_name(endpoint: str, view: Callable[..., Any] | None) -> str:
+    """The command name of the view registered under ``endpoint``."""
+    view_class = getattr(view, "view_class", None)
+    explicit = getattr(view, COMMAND_ATTRIBUTE, None) or getattr(view_class, COMMAND_ATTRIBUTE, None)
+    if explicit is not None:
+        return str(explicit)
+    if isinstance(view_class, type):
+        return view_class.__name__
+    return endpoint.replace(".", "_")

@@ -1,0 +1,105 @@
+"""marshmallow schemas that turn :mod:`.model` objects into Camunda's JSON.
+
+Dash keys are set once, in :class:`DashKeyedSchema`, from the Python attribute names
+(``application_server`` becomes ``application-server``). Absent values are written as ``null``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from marshmallow import Schema, fields
+
+__all__ = [
+    "CamundaDateTime",
+    "DashKeyedSchema",
+    "ErrorSchema",
+    "TelemetryConfigurationSchema",
+    "TelemetryDataSchema",
+    "format_camunda_datetime",
+]
+
+
+def format_camunda_datetime(value: dt.datetime) -> str:
+    """Camunda's REST date format: ``2022-11-30T15:53:20.386+0100`` (milliseconds, no colon)."""
+    local = value if value.tzinfo else value.astimezone()
+    return local.strftime("%Y-%m-%dT%H:%M:%S.") + f"{local.microsecond // 1000:03d}" + local.strftime("%z")
+
+
+class CamundaDateTime(fields.Field):
+    """A datetime written in Camunda's REST format (see :func:`format_camunda_datetime`)."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else format_camunda_datetime(value)
+
+
+class DashKeyedSchema(Schema):
+    """Writes every field under its attribute name with ``_`` turned into ``-``."""
+
+    def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
+        field_obj.data_key = field_name.replace("_", "-")
+
+
+class CountSchema(DashKeyedSchema):
+    count = fields.Integer()
+
+
+class VendorVersionSchema(DashKeyedSchema):
+    vendor = fields.String(allow_none=True)
+    version = fields.String(allow_none=True)
+
+
+class JdkSchema(DashKeyedSchema):
+    # Camunda declares version before vendor for the jdk object.
+    version = fields.String()
+    vendor = fields.String()
+
+
+class LicenseKeySchema(DashKeyedSchema):
+    customer = fields.String(allow_none=True)
+    type = fields.String(allow_none=True)
+    valid_until = fields.Date(allow_none=True)
+    unlimited = fields.Boolean()
+    features = fields.Dict(keys=fields.String(), values=fields.String())
+    raw = fields.String(allow_none=True)
+
+
+class InternalsSchema(DashKeyedSchema):
+    database = fields.Nested(VendorVersionSchema)
+    application_server = fields.Nested(VendorVersionSchema, allow_none=True)
+    license_key = fields.Nested(LicenseKeySchema, allow_none=True)
+    camunda_integration = fields.List(fields.String())
+    data_collection_start_date = CamundaDateTime()
+    commands = fields.Dict(keys=fields.String(), values=fields.Nested(CountSchema))
+    metrics = fields.Dict(keys=fields.String(), values=fields.Nested(CountSchema))
+    webapps = fields.List(fields.String())
+    jdk = fields.Nested(JdkSchema)
+
+
+class ProductSchema(DashKeyedSchema):
+    name = fields.String()
+    version = fields.String()
+    edition = fields.String()
+    internals = fields.Nested(InternalsSchema)
+
+
+class TelemetryDataSchema(DashKeyedSchema):
+    """The whole ``GET /telemetry/data`` document."""
+
+    installation = fields.String(allow_none=True)
+    product = fields.Nested(ProductSchema)
+
+
+class TelemetryConfigurationSchema(Schema):
+    """``GET``/``POST /telemetry/configuration``: ``{"enableTelemetry": <bool>}``."""
+
+    enableTelemetry = fields.Boolean(required=True, allow_none=False, truthy={True}, falsy={False})  # noqa: N815
+
+
+class ErrorSchema(Schema):
+    """Camunda's REST error body."""
+
+    type = fields.String(required=True)
+    message = fields.String(required=True)
+    code = fields.Integer(allow_none=True, required=True)

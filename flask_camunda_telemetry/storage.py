@@ -1,0 +1,286 @@
+"""Every database access of the extension: tables, installation id, shared counts.
+
+Nothing here runs on the request path of a counted view. Each public method is one short
+transaction (or a few, when it must retry), and every failure to reach the database comes out
+as :class:`~.exceptions.DatabaseUnavailableError`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, Table, and_, create_engine, delete, false, func, insert, literal, or_, select, update
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.pool import StaticPool
+
+from . import forking
+from .environment import detect_database
+from .exceptions import DatabaseUnavailableError
+from .model import Database
+from .tables import TelemetryTables
+
+__all__ = ["INSTALLATION_ID", "START_DATE", "OwnEngine", "TelemetryStore"]
+
+log = logging.getLogger("flask_camunda_telemetry")
+
+#: The property Camunda stores its installation id under.
+INSTALLATION_ID = "camunda.installation.id"
+#: The property holding when the shared (cluster) counts began.
+START_DATE = "camunda.telemetry.data-collection-start-date"
+
+T = TypeVar("T")
+
+_TRANSIENT = ("deadlock", "lock wait timeout", "database is locked", "could not serialize", "busy")
+_ATTEMPTS = 12
+
+
+def _create_engine(uri: str) -> Engine:
+    """An engine for the extension's own use, with bounded connect times."""
+    url = make_url(uri)
+    backend = url.get_backend_name()
+    options: dict[str, Any] = {"pool_pre_ping": True}
+    if backend == "sqlite":
+        if url.database in (None, "", ":memory:"):
+            options.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
+        else:
+            options["connect_args"] = {"timeout": 30}
+    elif backend in ("postgresql", "mysql", "mariadb"):
+        options["connect_args"] = {"connect_timeout": 5}
+    return create_engine(url, **options)
+
+
+class OwnEngine:
+    """The extension's own engine, made on first use and made anew in a forked child."""
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+        self._engine: Engine | None = None
+        self._lock = threading.Lock()
+        forking.register(self)
+
+    def __call__(self) -> Engine:
+        engine = self._engine
+        if engine is None:
+            with self._lock:
+                if self._engine is None:
+                    self._engine = _create_engine(self.uri)
+                engine = self._engine
+        return engine
+
+    def _after_fork(self) -> None:
+        self._lock = threading.Lock()
+        if self._engine is not None:
+            self._engine.dispose(close=False)  # leave the parent's connections to the parent
+
+
+def _is_transient(exc: BaseException) -> bool:
+    text = str(getattr(exc, "orig", exc)).lower()
+    return any(marker in text for marker in _TRANSIENT)
+
+
+class TelemetryStore:
+    """The extension's database access for one app."""
+
+    def __init__(self, tables: TelemetryTables, engine: Callable[[], Engine], create_tables: bool) -> None:
+        self.tables = tables
+        self._engine = engine
+        self._create_tables = create_tables
+        self._tables_ready = False
+        self._installation_id: str | None = None
+        self._database: Database | None = None
+        self._lock = threading.Lock()
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine()
+
+    def _retry(self, action: str, work: Callable[[Connection], T]) -> T:
+        """Run ``work`` in a transaction, retrying lock conflicts; map outages to one error."""
+        delay = 0.01
+        for attempt in range(_ATTEMPTS):
+            try:
+                with self.engine.begin() as conn:
+                    result = work(conn)
+                    if self._database is None:
+                        self._database = detect_database(conn)
+                    return result
+            except IntegrityError:
+                raise
+            except DBAPIError as exc:
+                if _is_transient(exc) and attempt < _ATTEMPTS - 1:
+                    time.sleep(delay)
+                    delay = min(delay * 2, 0.5)
+                    continue
+                raise DatabaseUnavailableError(
+                    f"Cannot {action}: the telemetry database is unavailable ({exc.orig!s}). "
+                    "Counts are kept in memory and written when it is back; retry later."
+                ) from exc
+            except SQLAlchemyError as exc:
+                raise DatabaseUnavailableError(f"Cannot {action}: {exc!s}") from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _exists(self, table: Table) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(select(literal(1)).select_from(table).where(false()))
+            return True
+        except DBAPIError:
+            return False
+
+    # -- tables ---------------------------------------------------------------------------
+
+    def create_tables(self) -> None:
+        """Create the tables that are missing; tolerates another process doing the same."""
+        for table in (self.tables.property, self.tables.count):
+            if self._exists(table):
+                continue
+            try:
+                table.create(self.engine)
+            except DBAPIError as exc:
+                if not self._exists(table):  # it was not a concurrent creation that won
+                    raise DatabaseUnavailableError(
+                        f"Cannot create table {table.name!r}: {exc.orig!s}. Run 'flask telemetry init-db' "
+                        "once the database is reachable."
+                    ) from exc
+        self._tables_ready = True
+
+    def ensure_tables(self) -> None:
+        if self._tables_ready:
+            return
+        if self._create_tables:
+            self.create_tables()
+        self._tables_ready = True
+
+    # -- properties -----------------------------------------------------------------------
+
+    def _read_property(self, conn: Connection, name: str) -> tuple[bool, str | None]:
+        prop = self.tables.property
+        row = conn.execute(select(prop.c.VALUE_).where(prop.c.NAME_ == name)).first()
+        return (row is not None, row[0] if row is not None else None)
+
+    def _set_property_once(self, name: str, make_value: Callable[[], str]) -> str:
+        """Read ``name``; if it is missing or empty, write ``make_value()`` so that exactly one
+        writer wins, and return what the database holds afterwards."""
+        prop = self.tables.property
+        for _ in range(_ATTEMPTS):
+            exists, value = self._retry(f"read {name}", lambda c: self._read_property(c, name))
+            if value:
+                return value
+            new = make_value()
+            if exists:  # an empty value is repaired in place, never duplicated
+                statement = (
+                    update(prop)
+                    .where(and_(prop.c.NAME_ == name, or_(prop.c.VALUE_.is_(None), prop.c.VALUE_ == "")))
+                    .values(VALUE_=new, REV_=func.coalesce(prop.c.REV_, 0) + 1)
+                )
+            else:
+                statement = insert(prop).values(NAME_=name, VALUE_=new, REV_=1)
+            try:
+                self._retry(f"write {name}", lambda c: c.execute(statement))
+            except IntegrityError:
+                pass  # another process inserted it first: read theirs
+        raise DatabaseUnavailableError(f"Cannot settle the property {name!r}; retry later.")
+
+    def installation_id(self) -> str:
+        """The database's installation id, created on first use; cached for the process."""
+        if self._installation_id is None:
+            with self._lock:
+                if self._installation_id is None:
+                    self.ensure_tables()
+                    self._installation_id = self._set_property_once(INSTALLATION_ID, lambda: str(uuid.uuid4()))
+        return self._installation_id
+
+    def database(self) -> Database:
+        """Vendor and version of the database, once it has been reached."""
+        return self._database or Database()
+
+    def start_date(self, default: dt.datetime) -> dt.datetime:
+        """When the shared counts began; set to ``default`` if nobody has set it yet."""
+        self.ensure_tables()
+        value = self._set_property_once(START_DATE, default.isoformat)
+        return dt.datetime.fromisoformat(value)
+
+    # -- counts ---------------------------------------------------------------------------
+
+    def _upsert(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        table = self.tables.count
+        dialect = conn.dialect.name
+        if dialect in ("sqlite", "postgresql"):
+            module = sqlite if dialect == "sqlite" else postgresql
+            stmt = module.insert(table)
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=[table.c.kind, table.c.name],
+                    set_={"total": table.c.total + stmt.excluded.total},
+                ),
+                rows,
+            )
+        elif dialect in ("mysql", "mariadb"):
+            my = mysql.insert(table)
+            conn.execute(my.on_duplicate_key_update(total=table.c.total + my.inserted.total), rows)
+        else:  # portable: update, else insert in a savepoint, else update again
+            for row in rows:
+                match = and_(table.c.kind == row["kind"], table.c.name == row["name"])
+                bump = update(table).where(match).values(total=table.c.total + row["total"])
+                if conn.execute(bump).rowcount:
+                    continue
+                try:
+                    with conn.begin_nested():
+                        conn.execute(insert(table).values(**row))
+                except IntegrityError:
+                    conn.execute(bump)
+
+    def add_counts(self, deltas: Mapping[str, Mapping[str, int]]) -> None:
+        """Add ``{kind: {name: n}}`` to the shared totals, atomically per row."""
+        rows = [
+            {"kind": kind, "name": name, "total": n}
+            for kind in sorted(deltas)
+            for name, n in sorted(deltas[kind].items())
+            if n
+        ]
+        if not rows:
+            return
+        self.ensure_tables()
+        self._retry("write the counts", lambda c: self._upsert(c, rows))
+
+    def read_counts(self) -> dict[str, dict[str, int]]:
+        """The shared totals as ``{kind: {name: n}}``."""
+        self.ensure_tables()
+        table = self.tables.count
+        rows = self._retry(
+            "read the counts", lambda c: c.execute(select(table.c.kind, table.c.name, table.c.total)).all()
+        )
+        counts: dict[str, dict[str, int]] = {}
+        for kind, name, total in rows:
+            counts.setdefault(kind, {})[name] = int(total)
+        return counts
+
+    def reset(self, now: dt.datetime) -> None:
+        """Zero the shared counts and move the start date, in one transaction."""
+        self.ensure_tables()
+        prop = self.tables.property
+
+        def work(conn: Connection) -> None:
+            conn.execute(delete(self.tables.count))
+            moved = conn.execute(
+                update(prop)
+                .where(prop.c.NAME_ == START_DATE)
+                .values(VALUE_=now.isoformat(), REV_=func.coalesce(prop.c.REV_, 0) + 1)
+            )
+            if not moved.rowcount:
+                conn.execute(insert(prop).values(NAME_=START_DATE, VALUE_=now.isoformat(), REV_=1))
+
+        try:
+            self._retry("reset the counts", work)
+        except IntegrityError:  # the start date was inserted concurrently: its row exists now
+            self._retry("reset the counts", work)

@@ -1,0 +1,96 @@
+"""The blueprint: ``/telemetry/data``, ``/telemetry/configuration``, and JSON errors for both.
+
+Every route answers JSON in Camunda's shape, including for a wrong method (405 with ``Allow``)
+and an unknown sub-path under ``/telemetry/`` (404).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, Response, current_app, request
+from werkzeug.exceptions import BadRequest, MethodNotAllowed, NotFound
+
+from .errors import authorization_error, error_response, handle_exception, json_response
+from .exceptions import AuthenticationRequired, AuthorizationDenied
+from .schemas import TelemetryConfigurationSchema, TelemetryDataSchema
+from .state import EXTENSION_KEY, TelemetryState
+
+__all__ = ["BLUEPRINT_NAME", "make_blueprint"]
+
+BLUEPRINT_NAME = "camunda_telemetry"
+
+# Routes accept every method so that a wrong one gets a JSON 405 from this blueprint's handler
+# rather than the host app's HTML one.
+_ANY = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
+_data_schema = TelemetryDataSchema()
+_configuration_schema = TelemetryConfigurationSchema()
+
+
+def _state() -> TelemetryState:
+    state: TelemetryState = current_app.extensions[EXTENSION_KEY]
+    return state
+
+
+def _allow(*methods: str) -> None:
+    if request.method not in methods:
+        raise MethodNotAllowed(valid_methods=[*methods, "OPTIONS"])
+
+
+def _authorized(state: TelemetryState) -> Response | None:
+    """None when the request may read the data, else the 401/403 response."""
+    hook = state.authorizer()
+    if hook is None:
+        return None
+    try:
+        allowed = hook()
+    except AuthenticationRequired as exc:
+        response = error_response(401, str(exc), type_="AuthenticationException")
+        response.headers["WWW-Authenticate"] = 'Bearer realm="telemetry"'
+        return response
+    except AuthorizationDenied as exc:
+        return authorization_error(exc.user_id)
+    return None if allowed else authorization_error(None)
+
+
+def telemetry_data() -> Response:
+    _allow("GET", "HEAD")
+    state = _state()
+    refused = _authorized(state)
+    if refused is not None:
+        return refused
+    state.observe_server(request.environ)
+    return json_response(_data_schema.dump(state.collect()))
+
+
+def telemetry_configuration() -> Response | tuple[str, int]:
+    _allow("GET", "HEAD", "POST")
+    if request.method != "POST":
+        return json_response({"enableTelemetry": False})
+    try:
+        body: Any = json.loads(request.get_data(cache=False) or b"null")
+    except ValueError as exc:
+        raise BadRequest(f"The request body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict) or not isinstance(body.get("enableTelemetry"), bool):
+        raise BadRequest('The body must be a JSON object {"enableTelemetry": true|false}.')
+    _configuration_schema.load({"enableTelemetry": body["enableTelemetry"]})
+    return "", 204  # nothing is ever sent, so there is nothing to switch (as in Camunda 7.22+)
+
+
+def unknown_resource(subpath: str = "") -> Response:
+    root = request.script_root + (_state().config.url_prefix or "")
+    raise NotFound(
+        f"There is no telemetry resource at '{request.path}'. "
+        f"The resources are '{root}/telemetry/data' and '{root}/telemetry/configuration'."
+    )
+
+
+def make_blueprint(url_prefix: str) -> Blueprint:
+    blueprint = Blueprint(BLUEPRINT_NAME, __name__, url_prefix=url_prefix or None)
+    blueprint.add_url_rule("/telemetry/data", view_func=telemetry_data, methods=_ANY)
+    blueprint.add_url_rule("/telemetry/configuration", view_func=telemetry_configuration, methods=_ANY)
+    blueprint.add_url_rule("/telemetry/", view_func=unknown_resource, methods=_ANY)
+    blueprint.add_url_rule("/telemetry/<path:subpath>", view_func=unknown_resource, methods=_ANY)
+    blueprint.register_error_handler(Exception, handle_exception)
+    return blueprint
