@@ -49,7 +49,7 @@ _PATH_PREFIX = re.compile(r"(/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)*")
 class TelemetryConfig:
     """The validated configuration of one app."""
 
-    url_prefix: str | None
+    url_prefixes: tuple[str, ...]
     product_name: str
     product_version: str
     edition: Literal["community", "enterprise"]
@@ -123,6 +123,17 @@ def _url_prefix(key: str, value: object) -> str | None:
     return value
 
 
+def _url_prefixes(key: str, value: object) -> tuple[str, ...]:
+    """One prefix, several (a list), or None for no routes at all."""
+    if isinstance(value, (list, tuple)):
+        prefixes = tuple(_url_prefix(key, v) for v in value)
+        if None in prefixes or len(set(prefixes)) != len(prefixes):
+            raise ConfigurationError(key, value, "expected distinct path prefixes such as ['', '/engine-rest']")
+        return prefixes  # type: ignore[return-value]
+    prefix = _url_prefix(key, value)
+    return () if prefix is None else (prefix,)
+
+
 def _table(key: str, value: object) -> str:
     if not isinstance(value, str) or not _IDENTIFIER.fullmatch(value):
         raise ConfigurationError(key, value, "expected a table name of letters, digits and '_' (at most 63)")
@@ -162,7 +173,7 @@ def load_config(config: MutableMapping[str, Any], options: Mapping[str, Any]) ->
     edition = _edition(key("EDITION"), get("EDITION"), version)
     raw_license = _str(key("LICENSE_KEY"), get("LICENSE_KEY"), allow_none=True)
     return TelemetryConfig(
-        url_prefix=_url_prefix(key("URL_PREFIX"), get("URL_PREFIX")),
+        url_prefixes=_url_prefixes(key("URL_PREFIX"), get("URL_PREFIX")),
         product_name=_str(key("PRODUCT_NAME"), get("PRODUCT_NAME")),
         product_version=version.replace("-ee", ""),
         edition=edition,

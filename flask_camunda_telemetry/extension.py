@@ -77,17 +77,22 @@ class TelemetryExt:
             tables = define_tables(metadata, config.property_table, config.count_table)
         except ValueError as exc:
             raise ConfigurationError("CAMUNDA_TELEMETRY_PROPERTY_TABLE", config.property_table, str(exc)) from None
+        blueprint_names = tuple(
+            BLUEPRINT_NAME if i == 0 else f"{BLUEPRINT_NAME}_{i + 1}" for i in range(len(config.url_prefixes))
+        )
         state = TelemetryState(
             app=weakref.ref(app),
             config=config,
             store=TelemetryStore(tables, engine, config.create_tables),
-            blueprint_name=BLUEPRINT_NAME,
+            blueprint_names=frozenset(blueprint_names),
             authorizer=lambda: self._authorize,
         )
         app.extensions[EXTENSION_KEY] = state
         install_counting_hook(app, state)
-        if config.url_prefix is not None:
-            app.register_blueprint(make_blueprint(config.url_prefix))
+        if config.url_prefixes:
+            blueprint = make_blueprint()
+            for name, prefix in zip(blueprint_names, config.url_prefixes):
+                app.register_blueprint(blueprint, name=name, url_prefix=prefix or None)
         from .cli import telemetry_cli
 
         app.cli.add_command(telemetry_cli)

@@ -49,7 +49,8 @@ class TelemetryState:
     app: weakref.ref[Flask]
     config: TelemetryConfig
     store: TelemetryStore
-    blueprint_name: str
+    #: the names the blueprint is registered under (one per URL prefix); never counted.
+    blueprint_names: frozenset[str]
     #: returns the current ``authorize`` hook (it may be set after init_app with ``@ext.authorizer``).
     authorizer: Callable[[], Callable[[], Any] | None] = lambda: None
     commands: Counter = field(default_factory=Counter)
@@ -79,7 +80,7 @@ class TelemetryState:
             endpoint in self.config.excluded_endpoints
             or endpoint == "static"
             or endpoint.endswith(".static")
-            or endpoint.startswith(self.blueprint_name + ".")
+            or endpoint.partition(".")[0] in self.blueprint_names
         )
         app = self.app()
         if not excluded and app is not None:

@@ -79,15 +79,17 @@ def telemetry_configuration() -> Response | tuple[str, int]:
 
 
 def unknown_resource(subpath: str = "") -> Response:
-    root = request.script_root + (_state().config.url_prefix or "")
+    rule = request.url_rule.rule if request.url_rule else "/telemetry/"
+    root = request.script_root + rule[: rule.index("/telemetry/")]
     raise NotFound(
         f"There is no telemetry resource at '{request.path}'. "
         f"The resources are '{root}/telemetry/data' and '{root}/telemetry/configuration'."
     )
 
 
-def make_blueprint(url_prefix: str) -> Blueprint:
-    blueprint = Blueprint(BLUEPRINT_NAME, __name__, url_prefix=url_prefix or None)
+def make_blueprint() -> Blueprint:
+    """The routes; registered once per configured URL prefix."""
+    blueprint = Blueprint(BLUEPRINT_NAME, __name__)
     blueprint.add_url_rule("/telemetry/data", view_func=telemetry_data, methods=_ANY)
     blueprint.add_url_rule("/telemetry/configuration", view_func=telemetry_configuration, methods=_ANY)
     blueprint.add_url_rule("/telemetry/", view_func=unknown_resource, methods=_ANY)

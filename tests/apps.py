@@ -1,0 +1,56 @@
+"""An engine-like Flask app for tests, built the way a host app would use the extension."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, abort
+from flask.views import MethodView
+
+from flask_camunda_telemetry import TelemetryExt
+
+
+def make_app(database_url: str | None, instance: Path, ext: TelemetryExt | None = None, **config: Any) -> Flask:
+    """Routes: a named command, a class-based view, an unnamed view, a raising view, a path
+    parameter, a 404 from the view. Returns the app; the extension is ``app.extensions``'s."""
+    ext = ext or TelemetryExt()
+    app = Flask("engine", instance_path=str(instance))
+    app.config.update(TESTING=True, CAMUNDA_TELEMETRY_PRODUCT_VERSION="7.14.0")
+    if database_url is not None:
+        app.config["CAMUNDA_TELEMETRY_DATABASE_URI"] = database_url
+    app.config.update(config)
+
+    @app.post("/process-definition/<key>/start")
+    @ext.command("StartProcessInstanceCmd")
+    def start(key: str) -> dict[str, str]:
+        return {"key": key}
+
+    @ext.command("FetchExternalTasksCmd")
+    class FetchAndLock(MethodView):
+        def post(self) -> list[str]:
+            return []
+
+    class GetDeploymentsCmd(MethodView):
+        def get(self) -> list[str]:
+            return []
+
+    app.add_url_rule("/external-task/fetchAndLock", view_func=FetchAndLock.as_view("fetch_and_lock"))
+    app.add_url_rule("/deployment", view_func=GetDeploymentsCmd.as_view("deployments"))
+
+    @app.get("/process-instance")
+    def query_process_instances() -> list[str]:
+        return []
+
+    @app.get("/process-instance/<instance_id>")
+    def get_process_instance(instance_id: str) -> dict[str, str]:
+        if instance_id == "missing":
+            abort(404)
+        return {"id": instance_id}
+
+    @app.get("/fail")
+    def fail() -> str:
+        raise RuntimeError("the view failed")
+
+    ext.init_app(app)
+    return app

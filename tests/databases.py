@@ -1,0 +1,85 @@
+"""Fresh databases for tests: a SQLite file, or a new database on a real server.
+
+Servers are found through environment variables (defaults: the local PostgreSQL and MariaDB
+on 127.0.0.1 with the machine's trust/empty-password accounts):
+
+* ``CAMUNDA_TELEMETRY_TEST_POSTGRESQL_URL`` (admin URL, default
+  ``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``)
+* ``CAMUNDA_TELEMETRY_TEST_MARIADB_URL`` (default ``mysql+pymysql://root@127.0.0.1:3306/mysql``)
+
+Without a reachable server the test is skipped with the reason; under ``CI=true`` it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+BACKENDS = ("sqlite", "postgresql", "mariadb")
+
+ADMIN_URLS = {
+    "postgresql": os.environ.get(
+        "CAMUNDA_TELEMETRY_TEST_POSTGRESQL_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    ),
+    "mariadb": os.environ.get("CAMUNDA_TELEMETRY_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/mysql"),
+}
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def unavailable(reason: str) -> None:
+    """Skip locally; fail under CI, where every server must be there."""
+    if in_ci():
+        pytest.fail(f"{reason} (CI=true: database servers must be reachable; .ci/run starts them)")
+    pytest.skip(reason)
+
+
+def _admin_engine(backend: str) -> sa.Engine:
+    url = ADMIN_URLS[backend]
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect():
+            pass
+    except Exception as exc:  # noqa: BLE001 - any failure to connect means "not here"
+        engine.dispose()
+        unavailable(f"{backend} server not reachable at {make_url(url).render_as_string(hide_password=True)}: "
+                    f"{type(exc).__name__}; set CAMUNDA_TELEMETRY_TEST_{backend.upper()}_URL or start it")
+    return engine
+
+
+@contextmanager
+def fresh_database(backend: str, tmp_path: Path) -> Iterator[str]:
+    """Yield the URL of a new, empty database of ``backend``; drop it afterwards."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / f'telemetry-{uuid.uuid4().hex[:8]}.sqlite'}"
+        return
+    engine = _admin_engine(backend)
+    name = f"ft_{uuid.uuid4().hex[:12]}"
+    with engine.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    try:
+        yield make_url(ADMIN_URLS[backend]).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with engine.connect() as conn:
+            if backend == "postgresql":
+                conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            else:
+                conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
+        engine.dispose()
+
+
+def selected_backend() -> str:
+    """The backend the whole suite runs on: ``CAMUNDA_TELEMETRY_TEST_DATABASE`` (default sqlite)."""
+    backend = os.environ.get("CAMUNDA_TELEMETRY_TEST_DATABASE", "sqlite")
+    if backend not in BACKENDS:
+        raise ValueError(f"CAMUNDA_TELEMETRY_TEST_DATABASE={backend!r}: use one of {', '.join(BACKENDS)}")
+    return backend
