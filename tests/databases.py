@@ -7,7 +7,9 @@ on 127.0.0.1 with the machine's trust/empty-password accounts):
   ``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``)
 * ``CAMUNDA_TELEMETRY_TEST_MARIADB_URL`` (default ``mysql+pymysql://root@127.0.0.1:3306/mysql``)
 
-Without a reachable server the test is skipped with the reason; under ``CI=true`` it fails.
+Every test that takes the ``database_url`` fixture runs once per backend in
+``CAMUNDA_TELEMETRY_TEST_DATABASES`` (default ``sqlite,postgresql,mariadb``). Without a
+reachable server the test is skipped with the reason; under ``CI=true`` it fails.
 """
 
 from __future__ import annotations
@@ -77,9 +79,12 @@ def fresh_database(backend: str, tmp_path: Path) -> Iterator[str]:
         engine.dispose()
 
 
-def selected_backend() -> str:
-    """The backend the whole suite runs on: ``CAMUNDA_TELEMETRY_TEST_DATABASE`` (default sqlite)."""
-    backend = os.environ.get("CAMUNDA_TELEMETRY_TEST_DATABASE", "sqlite")
-    if backend not in BACKENDS:
-        raise ValueError(f"CAMUNDA_TELEMETRY_TEST_DATABASE={backend!r}: use one of {', '.join(BACKENDS)}")
-    return backend
+def selected_backends() -> tuple[str, ...]:
+    """The backends every database test runs on: ``CAMUNDA_TELEMETRY_TEST_DATABASES``, a
+    comma-separated list (default: all three)."""
+    raw = os.environ.get("CAMUNDA_TELEMETRY_TEST_DATABASES", ",".join(BACKENDS))
+    backends = tuple(b.strip() for b in raw.split(",") if b.strip())
+    unknown = [b for b in backends if b not in BACKENDS]
+    if unknown or not backends:
+        raise ValueError(f"CAMUNDA_TELEMETRY_TEST_DATABASES={raw!r}: use a comma-separated list of {', '.join(BACKENDS)}")
+    return backends
