@@ -59,14 +59,14 @@ class DatabaseUnavailableError(TelemetryError):
     """
 
 
-class AuthenticationRequired(TelemetryError):
+class AuthenticationRequired(TelemetryError):  # noqa: N818 - a signal raised by hooks
     """Raise from an ``authorize`` hook: the request is not authenticated (answers 401)."""
 
     def __init__(self, message: str = "Authentication is required to read the telemetry data.") -> None:
         super().__init__(message)
 
 
-class AuthorizationDenied(TelemetryError):
+class AuthorizationDenied(TelemetryError):  # noqa: N818 - a signal raised by hooks
     """Raise from an ``authorize`` hook: the user may not read the data (answers 403).
 
     Returning ``False`` from the hook does the same without naming the user.

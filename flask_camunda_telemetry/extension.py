@@ -91,7 +91,7 @@ class TelemetryExt:
         install_counting_hook(app, state)
         if config.url_prefixes:
             blueprint = make_blueprint()
-            for name, prefix in zip(blueprint_names, config.url_prefixes):
+            for name, prefix in zip(blueprint_names, config.url_prefixes, strict=True):
                 app.register_blueprint(blueprint, name=name, url_prefix=prefix or None)
         from .cli import telemetry_cli
 

@@ -20,6 +20,12 @@ __all__ = ["Flusher"]
 log = logging.getLogger("flask_camunda_telemetry")
 
 
+def _stop_at_exit(ref: weakref.ref[Flusher]) -> None:
+    flusher = ref()
+    if flusher is not None:
+        flusher.stop()
+
+
 class Flusher:
     """Calls ``sync`` every ``interval`` seconds in a daemon thread, and at exit."""
 
@@ -32,6 +38,7 @@ class Flusher:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._failing = False
+        self._atexit_registered = False
         forking.register(self)
 
     def start(self) -> None:
@@ -42,10 +49,9 @@ class Flusher:
             self._stop = threading.Event()
             self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
             self._thread.start()
-            if not getattr(self, "_atexit", False):
-                ref = weakref.ref(self)
-                atexit.register(lambda: (f := ref()) is not None and f.stop())
-                self._atexit = True
+            if not self._atexit_registered:
+                atexit.register(_stop_at_exit, weakref.ref(self))
+                self._atexit_registered = True
             self.started = True
 
     def run_once(self) -> bool:

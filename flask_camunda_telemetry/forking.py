@@ -19,7 +19,7 @@ class _ForkAware(Protocol):
     def _after_fork(self) -> None: ...
 
 
-_objects: weakref.WeakSet[_ForkAware] = weakref.WeakSet()  # type: ignore[type-var]
+_objects: weakref.WeakSet[_ForkAware] = weakref.WeakSet()
 _guard = threading.Lock()
 _hooked = False
 

@@ -27,7 +27,7 @@ def format_camunda_datetime(value: dt.datetime) -> str:
     return local.strftime("%Y-%m-%dT%H:%M:%S.") + f"{local.microsecond // 1000:03d}" + local.strftime("%z")
 
 
-class CamundaDateTime(fields.Field):
+class CamundaDateTime(fields.Field):  # type: ignore[type-arg]
     """A datetime written in Camunda's REST format (see :func:`format_camunda_datetime`)."""
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
@@ -37,7 +37,7 @@ class CamundaDateTime(fields.Field):
 class DashKeyedSchema(Schema):
     """Writes every field under its attribute name with ``_`` turned into ``-``."""
 
-    def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
+    def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:  # type: ignore[type-arg]
         field_obj.data_key = field_name.replace("_", "-")
 
 

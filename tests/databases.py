@@ -86,5 +86,7 @@ def selected_backends() -> tuple[str, ...]:
     backends = tuple(b.strip() for b in raw.split(",") if b.strip())
     unknown = [b for b in backends if b not in BACKENDS]
     if unknown or not backends:
-        raise ValueError(f"CAMUNDA_TELEMETRY_TEST_DATABASES={raw!r}: use a comma-separated list of {', '.join(BACKENDS)}")
+        raise ValueError(
+            f"CAMUNDA_TELEMETRY_TEST_DATABASES={raw!r}: use a comma-separated list of {', '.join(BACKENDS)}"
+        )
     return backends
