@@ -21,3 +21,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 def app(tmp_path: Path, database_url: str) -> Flask:
     """The engine-like test app with the extension (pytest-flask's ``client`` uses it)."""
     return make_app(database_url, tmp_path / "instance")
+
+
+@pytest.fixture
+def sqlite_app(tmp_path: Path) -> Flask:
+    """The test app on a SQLite file, for behaviour that does not depend on the database."""
+    return make_app(f"sqlite:///{tmp_path / 'telemetry.sqlite'}", tmp_path / "instance")
