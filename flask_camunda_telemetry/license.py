@@ -17,6 +17,7 @@ __all__ = ["parse_license_key"]
 
 _CONFIG_KEY = "CAMUNDA_TELEMETRY_LICENSE_KEY"
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")
 _KNOWN = frozenset({"customer", "type", "expiryDate", "unlimited"})
 _PRODUCT_FLAGS = frozenset({"camundaBPM", "optimize", "cawemo"})
 
@@ -25,10 +26,17 @@ def _fail(part: str, why: str) -> LicenseKeyError:
     return LicenseKeyError(_CONFIG_KEY, part, why)
 
 
+def _is_pair(part: str) -> bool:
+    """``key=value`` with an identifier-like key and a value that is not just ``=`` padding."""
+    key, sep, value = part.partition("=")
+    return bool(sep) and bool(_KEY.fullmatch(key.strip())) and bool(value.strip().strip("="))
+
+
 def _split_signature(text: str) -> str:
-    """Drop a leading signature: a first ``;``-separated part that is not a ``key=value`` pair."""
+    """Drop a leading signature: a first ``;``-separated part that is not a ``key=value`` pair
+    (base64 padding such as ``...==`` does not make a pair)."""
     head, sep, rest = text.partition(";")
-    if sep and head.strip() and "=" not in head:
+    if sep and head.strip() and not _is_pair(head):
         return rest
     return text
 
@@ -38,10 +46,10 @@ def _pairs(body: str) -> dict[str, str]:
     for part in body.split(";"):
         if not part.strip():
             continue
-        key, sep, value = part.partition("=")
+        if not _is_pair(part):
+            raise _fail(part, "every part of a license key must be a 'key=value' pair with a value")
+        key, _, value = part.partition("=")
         key = key.strip()
-        if not sep or not key:
-            raise _fail(part, "every part of a license key must be a 'key=value' pair")
         if key in pairs:
             raise _fail(part, f"the key {key!r} appears twice")
         pairs[key] = value.strip()
