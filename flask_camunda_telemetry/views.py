@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request
-from werkzeug.exceptions import BadRequest, MethodNotAllowed, NotFound
+from werkzeug.exceptions import BadRequest, MethodNotAllowed, NotFound, default_exceptions
 
 from .errors import authorization_error, error_response, handle_exception, json_response
 from .exceptions import AuthenticationRequired, AuthorizationDenied
@@ -94,5 +94,8 @@ def make_blueprint() -> Blueprint:
     blueprint.add_url_rule("/telemetry/configuration", view_func=telemetry_configuration, methods=_ANY)
     blueprint.add_url_rule("/telemetry/", view_func=unknown_resource, methods=_ANY)
     blueprint.add_url_rule("/telemetry/<path:subpath>", view_func=unknown_resource, methods=_ANY)
+    # By code as well: Flask prefers an app's handler for a code over a blueprint's for a class.
+    for code in default_exceptions:
+        blueprint.register_error_handler(code, handle_exception)
     blueprint.register_error_handler(Exception, handle_exception)
     return blueprint

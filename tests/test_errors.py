@@ -1,0 +1,118 @@
+"""Every error from the extension's routes is JSON in Camunda's shape; the host's are untouched."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from flask_camunda_telemetry import TelemetryExt
+
+from .apps import make_app
+
+
+def _camunda_error(response, status: int, type_: str) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    assert response.status_code == status
+    assert response.mimetype == "application/json"
+    body = response.json
+    assert list(body)[:3] == ["type", "message", "code"]
+    assert body["type"] == type_
+    assert isinstance(body["message"], str) and body["message"]
+    return body  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+def test_wrong_method_is_a_json_405_with_allow(sqlite_app: Flask, method: str) -> None:
+    response = getattr(sqlite_app.test_client(), method)("/telemetry/data")
+    _camunda_error(response, 405, "NotAllowedException")
+    assert set(response.headers["Allow"].replace(" ", "").split(",")) == {"GET", "HEAD", "OPTIONS"}
+
+
+def test_options_and_head_are_answered(sqlite_app: Flask) -> None:
+    client = sqlite_app.test_client()
+    assert client.head("/telemetry/data").status_code == 200
+    response = client.options("/telemetry/data")
+    assert response.status_code == 200
+    assert "GET" in response.headers["Allow"]
+
+
+def test_unknown_sub_path_is_a_json_404(sqlite_app: Flask) -> None:
+    for path in ("/telemetry/", "/telemetry/metrics", "/telemetry/data/extra"):
+        body = _camunda_error(sqlite_app.test_client().get(path), 404, "NotFoundException")
+        assert "/telemetry/data" in str(body["message"])
+
+
+def test_configuration_get_and_post(sqlite_app: Flask) -> None:
+    client = sqlite_app.test_client()
+    response = client.get("/telemetry/configuration")
+    assert (response.status_code, response.json) == (200, {"enableTelemetry": False})
+    for value in (True, False):
+        response = client.post("/telemetry/configuration", json={"enableTelemetry": value})
+        assert (response.status_code, response.data) == (204, b"")
+    assert client.get("/telemetry/configuration").json == {"enableTelemetry": False}  # nothing is ever sent
+    _camunda_error(client.delete("/telemetry/configuration"), 405, "NotAllowedException")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"", b"{", b"null", b"[]", b"{}", b'{"enableTelemetry": null}', b'{"enableTelemetry": "true"}',
+     b'{"enableTelemetry": 1}', b'{"other": true}', "\udcff".encode("utf-8", "surrogatepass")],
+)
+def test_bad_configuration_body_is_a_json_400(sqlite_app: Flask, body: bytes) -> None:
+    response = sqlite_app.test_client().post(
+        "/telemetry/configuration", data=body, content_type="application/json"
+    )
+    _camunda_error(response, 400, "InvalidRequestException")
+
+
+def test_unexpected_failure_is_a_json_500_logged_not_shown(
+    sqlite_app: Flask, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = sqlite_app.extensions["camunda_telemetry"]
+
+    def broken() -> str:
+        raise ZeroDivisionError("secret internal detail")
+
+    monkeypatch.setattr(state.store, "installation_id", broken)
+    with caplog.at_level(logging.ERROR, logger="flask_camunda_telemetry"):
+        response = sqlite_app.test_client().get("/telemetry/data")
+    body = _camunda_error(response, 500, "ProcessEngineException")
+    assert "secret internal detail" not in response.get_data(as_text=True)
+    assert "server log" in str(body["message"])
+    assert any(record.exc_info and record.exc_info[0] is ZeroDivisionError for record in caplog.records)
+
+
+def test_host_error_handlers_are_untouched(tmp_path: Path) -> None:
+    app = Flask("host", instance_path=str(tmp_path))
+    app.config["CAMUNDA_TELEMETRY_DATABASE_URI"] = f"sqlite:///{tmp_path / 't.sqlite'}"
+
+    @app.errorhandler(404)
+    def host_not_found(error: Exception) -> tuple[str, int]:
+        return "host 404", 404
+
+    @app.get("/broken")
+    def broken() -> str:
+        raise ValueError("host bug")
+
+    TelemetryExt(app)
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    client = app.test_client()
+    assert client.get("/nothing").get_data(as_text=True) == "host 404"
+    response = client.get("/broken")
+    assert response.status_code == 500 and response.mimetype == "text/html"
+    assert client.get("/telemetry/nothing").json["type"] == "NotFoundException"
+
+
+def test_redacting_the_license(tmp_path: Path) -> None:
+    app = make_app(
+        f"sqlite:///{tmp_path / 't.sqlite'}", tmp_path,
+        CAMUNDA_TELEMETRY_LICENSE_KEY="customer=ACME;expiryDate=2030-01-01;camundaBPM=true",
+        CAMUNDA_TELEMETRY_REDACT_LICENSE=True,
+    )
+    license_key = app.test_client().get("/telemetry/data").json["product"]["internals"]["license-key"]
+    assert license_key == {
+        "customer": None, "type": "UNIFIED", "valid-until": "2030-01-01", "unlimited": False,
+        "features": {"camundaBPM": "true"}, "raw": None,
+    }
