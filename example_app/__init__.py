@@ -24,6 +24,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         CAMUNDA_TELEMETRY_INTEGRATIONS=["flask-engine"],
         CAMUNDA_TELEMETRY_WEBAPPS=["cockpit"],
         CAMUNDA_TELEMETRY_URL_PREFIX=["", "/engine-rest"],
+        CAMUNDA_TELEMETRY_OPENAPI_URL="/telemetry/openapi.json",
     )
     for key, value in os.environ.items():
         if key.startswith("CAMUNDA_TELEMETRY_") or key == "SQLALCHEMY_DATABASE_URI":

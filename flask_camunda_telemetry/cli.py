@@ -61,3 +61,15 @@ def reset(yes: bool) -> None:
     except DatabaseUnavailableError as exc:
         _fail(exc)
     click.echo(f"Counts reset; data-collection-start-date is now {start.isoformat()}.")
+
+
+@telemetry_cli.command("openapi")
+@click.option("--prefix", default=None, help="URL prefix of the routes (default: the app's first one).")
+def openapi(prefix: str | None) -> None:
+    """Print the OpenAPI 3.1 description of the telemetry routes (needs apispec)."""
+    from .openapi import build_spec
+
+    if prefix is None:
+        prefixes = _state().config.url_prefixes
+        prefix = prefixes[0] if prefixes else ""
+    click.echo(json.dumps(build_spec(prefix), indent=2))

@@ -19,7 +19,7 @@ from .naming import mark_command, validate_command_name
 from .state import EXTENSION_KEY, TelemetryState
 from .storage import OwnEngine, TelemetryStore
 from .tables import define_tables
-from .views import BLUEPRINT_NAME, make_blueprint
+from .views import BLUEPRINT_NAME, OPENAPI_ENDPOINT, make_blueprint, serve_openapi
 
 if TYPE_CHECKING:
     from flask_sqlalchemy import SQLAlchemy
@@ -93,6 +93,8 @@ class TelemetryExt:
             blueprint = make_blueprint()
             for name, prefix in zip(blueprint_names, config.url_prefixes, strict=True):
                 app.register_blueprint(blueprint, name=name, url_prefix=prefix or None)
+        if config.openapi_url:
+            app.add_url_rule(config.openapi_url, OPENAPI_ENDPOINT, serve_openapi, methods=["GET"])
         from .cli import telemetry_cli
 
         app.cli.add_command(telemetry_cli)

@@ -9,9 +9,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from marshmallow import Schema, fields
+from marshmallow import EXCLUDE, Schema, fields
 
 __all__ = [
+    "AuthorizationErrorSchema",
     "CamundaDateTime",
     "DashKeyedSchema",
     "ErrorSchema",
@@ -39,6 +40,7 @@ class DashKeyedSchema(Schema):
 
     def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:  # type: ignore[type-arg]
         field_obj.data_key = field_name.replace("_", "-")
+        field_obj.required = True  # every key is always written (null when absent)
 
 
 class CountSchema(DashKeyedSchema):
@@ -48,6 +50,14 @@ class CountSchema(DashKeyedSchema):
 class VendorVersionSchema(DashKeyedSchema):
     vendor = fields.String(allow_none=True)
     version = fields.String(allow_none=True)
+
+
+class DatabaseSchema(VendorVersionSchema):
+    pass
+
+
+class ApplicationServerSchema(VendorVersionSchema):
+    pass
 
 
 class JdkSchema(DashKeyedSchema):
@@ -66,11 +76,14 @@ class LicenseKeySchema(DashKeyedSchema):
 
 
 class InternalsSchema(DashKeyedSchema):
-    database = fields.Nested(VendorVersionSchema)
-    application_server = fields.Nested(VendorVersionSchema, allow_none=True)
+    database = fields.Nested(DatabaseSchema)
+    application_server = fields.Nested(ApplicationServerSchema, allow_none=True)
     license_key = fields.Nested(LicenseKeySchema, allow_none=True)
     camunda_integration = fields.List(fields.String())
-    data_collection_start_date = CamundaDateTime()
+    data_collection_start_date = CamundaDateTime(
+        metadata={"pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}[+-]\d{4}$",
+                  "example": "2022-11-30T15:53:20.386+0100"}
+    )
     commands = fields.Dict(keys=fields.String(), values=fields.Nested(CountSchema))
     metrics = fields.Dict(keys=fields.String(), values=fields.Nested(CountSchema))
     webapps = fields.List(fields.String())
@@ -92,7 +105,13 @@ class TelemetryDataSchema(DashKeyedSchema):
 
 
 class TelemetryConfigurationSchema(Schema):
-    """``GET``/``POST /telemetry/configuration``: ``{"enableTelemetry": <bool>}``."""
+    """``GET``/``POST /telemetry/configuration``: ``{"enableTelemetry": <bool>}``.
+
+    Other properties are ignored, as Camunda ignores them.
+    """
+
+    class Meta:
+        unknown = EXCLUDE
 
     enableTelemetry = fields.Boolean(required=True, allow_none=False, truthy={True}, falsy={False})  # noqa: N815
 
@@ -103,3 +122,19 @@ class ErrorSchema(Schema):
     type = fields.String(required=True)
     message = fields.String(required=True)
     code = fields.Integer(allow_none=True, required=True)
+
+
+class MissingAuthorizationSchema(Schema):
+    permissionName = fields.String(required=True)  # noqa: N815
+    resourceName = fields.String(required=True)  # noqa: N815
+    resourceId = fields.String(required=True)  # noqa: N815
+
+
+class AuthorizationErrorSchema(ErrorSchema):
+    """Camunda's AuthorizationException body (403)."""
+
+    userId = fields.String(required=True, allow_none=True)  # noqa: N815
+    permissionName = fields.String(required=True)  # noqa: N815
+    resourceName = fields.String(required=True)  # noqa: N815
+    resourceId = fields.String(required=True)  # noqa: N815
+    missingAuthorizations = fields.List(fields.Nested(MissingAuthorizationSchema), required=True)  # noqa: N815

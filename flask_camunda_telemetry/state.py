@@ -30,9 +30,11 @@ from .storage import TelemetryStore
 if TYPE_CHECKING:
     from flask import Flask
 
-__all__ = ["EXTENSION_KEY", "TelemetryState"]
+__all__ = ["EXTENSION_KEY", "OPENAPI_ENDPOINT", "TelemetryState"]
 
 EXTENSION_KEY = "camunda_telemetry"
+#: The endpoint serving CAMUNDA_TELEMETRY_OPENAPI_URL (never counted).
+OPENAPI_ENDPOINT = "camunda_telemetry_openapi"
 
 COMMANDS = "command"
 METRICS = "metric"
@@ -81,6 +83,7 @@ class TelemetryState:
             or endpoint == "static"
             or endpoint.endswith(".static")
             or endpoint.partition(".")[0] in self.blueprint_names
+            or endpoint == OPENAPI_ENDPOINT
         )
         app = self.app()
         if not excluded and app is not None:
@@ -122,12 +125,13 @@ class TelemetryState:
     def sync(self) -> None:
         """The periodic work: flush (cluster scope) and notice a reset made elsewhere."""
         self.flush()
-        shared = self.store.start_date(self.started_at)
-        if self._shared_start is not None and shared != self._shared_start and self.config.scope == "process":
-            self.commands.reset()
-            self.metrics.reset()
-            self.started_at = shared
-        self._shared_start = shared
+        with self._sync_lock:  # not interleaved with a reset() made in this process
+            shared = self.store.start_date(self.started_at)
+            if self._shared_start is not None and shared != self._shared_start and self.config.scope == "process":
+                self.commands.reset()
+                self.metrics.reset()
+                self.started_at = shared
+            self._shared_start = shared
 
     def sync_in_app(self) -> None:
         app = self.app()

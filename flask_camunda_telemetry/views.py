@@ -10,20 +10,21 @@ import json
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request
-from werkzeug.exceptions import BadRequest, MethodNotAllowed, NotFound, default_exceptions
+from werkzeug.exceptions import BadRequest, MethodNotAllowed, NotFound, RequestEntityTooLarge, default_exceptions
 
 from .errors import authorization_error, error_response, handle_exception, json_response
 from .exceptions import AuthenticationRequired, AuthorizationDenied
 from .schemas import TelemetryConfigurationSchema, TelemetryDataSchema
-from .state import EXTENSION_KEY, TelemetryState
+from .state import EXTENSION_KEY, OPENAPI_ENDPOINT, TelemetryState
 
-__all__ = ["BLUEPRINT_NAME", "make_blueprint"]
+__all__ = ["BLUEPRINT_NAME", "OPENAPI_ENDPOINT", "make_blueprint", "serve_openapi"]
 
 BLUEPRINT_NAME = "camunda_telemetry"
 
-# Routes accept every method so that a wrong one gets a JSON 405 from this blueprint's handler
-# rather than the host app's HTML one.
-_ANY = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
+# Routes accept every common method so that a wrong one gets a JSON 405 from this blueprint's
+# handler rather than the host app's HTML one; OPTIONS is answered here with the real methods.
+_ANY = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT", "QUERY"]
+_MAX_BODY = 64 * 1024  # a configuration body is a few bytes; never buffer more than this
 _data_schema = TelemetryDataSchema()
 _configuration_schema = TelemetryConfigurationSchema()
 
@@ -33,9 +34,16 @@ def _state() -> TelemetryState:
     return state
 
 
-def _allow(*methods: str) -> None:
+def _allow(*methods: str) -> Response | None:
+    """None when the request's method is one of ``methods``; the OPTIONS answer; else a 405."""
+    allowed = [*methods, "OPTIONS"]
+    if request.method == "OPTIONS":
+        response = current_app.response_class(status=200)
+        response.headers["Allow"] = ", ".join(allowed)
+        return response
     if request.method not in methods:
-        raise MethodNotAllowed(valid_methods=[*methods, "OPTIONS"])
+        raise MethodNotAllowed(valid_methods=allowed)
+    return None
 
 
 def _authorized(state: TelemetryState) -> Response | None:
@@ -55,7 +63,9 @@ def _authorized(state: TelemetryState) -> Response | None:
 
 
 def telemetry_data() -> Response:
-    _allow("GET", "HEAD")
+    options = _allow("GET", "HEAD")
+    if options is not None:
+        return options
     state = _state()
     refused = _authorized(state)
     if refused is not None:
@@ -65,11 +75,16 @@ def telemetry_data() -> Response:
 
 
 def telemetry_configuration() -> Response | tuple[str, int]:
-    _allow("GET", "HEAD", "POST")
+    options = _allow("GET", "HEAD", "POST")
+    if options is not None:
+        return options
     if request.method != "POST":
         return json_response({"enableTelemetry": False})
+    raw = request.stream.read(_MAX_BODY + 1)
+    if len(raw) > _MAX_BODY:
+        raise RequestEntityTooLarge(f"The request body is larger than {_MAX_BODY} bytes.")
     try:
-        body: Any = json.loads(request.get_data(cache=False) or b"null")
+        body: Any = json.loads(raw or b"null")
     except ValueError as exc:
         raise BadRequest(f"The request body is not valid JSON: {exc}") from None
     if not isinstance(body, dict) or not isinstance(body.get("enableTelemetry"), bool):
@@ -87,13 +102,24 @@ def unknown_resource(subpath: str = "") -> Response:
     )
 
 
+def serve_openapi() -> Response:
+    """``CAMUNDA_TELEMETRY_OPENAPI_URL``: the OpenAPI description of the first URL prefix."""
+    from .openapi import build_spec
+
+    prefixes = _state().config.url_prefixes
+    return json_response(build_spec(prefixes[0] if prefixes else ""))
+
+
 def make_blueprint() -> Blueprint:
     """The routes; registered once per configured URL prefix."""
     blueprint = Blueprint(BLUEPRINT_NAME, __name__)
-    blueprint.add_url_rule("/telemetry/data", view_func=telemetry_data, methods=_ANY)
-    blueprint.add_url_rule("/telemetry/configuration", view_func=telemetry_configuration, methods=_ANY)
-    blueprint.add_url_rule("/telemetry/", view_func=unknown_resource, methods=_ANY)
-    blueprint.add_url_rule("/telemetry/<path:subpath>", view_func=unknown_resource, methods=_ANY)
+    for rule, view in (
+        ("/telemetry/data", telemetry_data),
+        ("/telemetry/configuration", telemetry_configuration),
+        ("/telemetry/", unknown_resource),
+        ("/telemetry/<path:subpath>", unknown_resource),
+    ):
+        blueprint.add_url_rule(rule, view_func=view, methods=_ANY, provide_automatic_options=False)
     # By code as well: Flask prefers an app's handler for a code over a blueprint's for a class.
     for code in default_exceptions:
         blueprint.register_error_handler(code, handle_exception)

@@ -67,6 +67,12 @@ def test_bad_configuration_body_is_a_json_400(sqlite_app: Flask, body: bytes) ->
     _camunda_error(response, 400, "InvalidRequestException")
 
 
+def test_oversized_body_is_refused_without_reading_it_all(sqlite_app: Flask) -> None:
+    body = b'{"enableTelemetry": true, "pad": "' + b"x" * (10 * 1024 * 1024) + b'"}'
+    response = sqlite_app.test_client().post("/telemetry/configuration", data=body, content_type="application/json")
+    _camunda_error(response, 413, "InvalidRequestException")
+
+
 def test_unexpected_failure_is_a_json_500_logged_not_shown(
     sqlite_app: Flask, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
