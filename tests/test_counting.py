@@ -122,7 +122,7 @@ def test_metrics_are_present_at_zero_and_marked_by_name(sqlite_app: Flask) -> No
 
 
 def test_unknown_metric_is_a_clear_error(sqlite_app: Flask) -> None:
-    with pytest.raises(UnknownMetricError, match="Unknown metric 'process-starts'.*root-process-instance-start"):
+    with pytest.raises(UnknownMetricError, match=r"Unknown metric 'process-starts'.*root-process-instance-start"):
         TelemetryExt().mark_occurrence("process-starts", app=sqlite_app)
 
 
