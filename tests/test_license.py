@@ -78,7 +78,9 @@ _signature = st.one_of(st.none(), _value, st.from_regex(r"[A-Za-z0-9+/]{8,40}={1
 
 
 @given(_pairs, st.dates(), _signature)
-def test_a_parsed_key_round_trips_to_its_raw_form(pairs: dict[str, str], expiry: dt.date, signature: str | None) -> None:
+def test_a_parsed_key_round_trips_to_its_raw_form(
+    pairs: dict[str, str], expiry: dt.date, signature: str | None
+) -> None:
     pairs = {k: v for k, v in pairs.items() if k != "unlimited"}
     body = ";".join(f"{k}={v}" for k, v in {**pairs, "expiryDate": expiry.isoformat()}.items())
     raw = body if signature is None else f"{signature};{body}"
