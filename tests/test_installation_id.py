@@ -1,0 +1,255 @@
+"""One installation id per database: a UUID v4 in Camunda's property layout, shared by every app
+instance, settled exactly once even when 32 processes start against an empty database together."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from flask_camunda_telemetry import TelemetryExt
+
+from .apps import make_app
+
+REPO = Path(__file__).resolve().parent.parent
+PROPERTY_TABLE = "camunda_telemetry_property"
+INSTALLATION_ID = "camunda.installation.id"
+PROCESSES = 32
+#: a guard against a hung race, not a timing assertion
+RACE_LIMIT = 240
+
+# The race runs in a fresh interpreter that imports the package and the drivers once, then forks
+# the app instances (as a pre-fork server makes workers, but before any app exists). Each child
+# builds its own app, engine and connections, says "ready", and blocks reading a pipe shared by
+# all until the test closes its end, which wakes all of them at the same moment. Each then reads the
+# document through the extension and writes one JSON line. The interpreter waits for every child
+# by its PID and reports their exit codes last.
+RACE = r"""
+import json, os, sys, traceback
+from pathlib import Path
+
+from flask_camunda_telemetry import TelemetryExt
+from tests.apps import make_app
+
+for driver in ("psycopg", "pymysql"):  # imported once here rather than in each child after the start
+    try:
+        __import__(driver)
+    except ImportError:
+        pass
+
+url, workdir, count, start_signal = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+
+
+def say(line):
+    os.write(1, (line + "\n").encode())  # one write per line: the children's lines do not interleave
+
+
+def instance(i):
+    ext = TelemetryExt()
+    app = make_app(url, workdir / f"instance-{i}", ext, CAMUNDA_TELEMETRY_FLUSH_INTERVAL=3600)
+    say("ready")
+    os.read(start_signal, 1)  # returns when the test closes the pipe: the start signal, for all at once
+    data = ext.data(app=app)
+    start = data.product.internals.data_collection_start_date
+    say(json.dumps({"pid": os.getpid(), "installation": data.installation, "start": start.isoformat()}))
+
+
+pids = []
+for i in range(count):
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            instance(i)
+            code = 0
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            sys.stderr.flush()
+            os._exit(code)
+    pids.append(pid)
+codes = [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in pids]
+say(json.dumps({"exit_codes": codes}))
+"""
+
+
+def is_uuid4(value: str) -> bool:
+    try:
+        parsed = uuid.UUID(value)
+    except ValueError:
+        return False
+    return parsed.version == 4 and str(parsed) == value
+
+
+def property_rows(url: str, name: str, table: str = PROPERTY_TABLE) -> list[tuple[Any, ...]]:
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text(f"SELECT NAME_, VALUE_, REV_ FROM {table} WHERE NAME_ = :n"), {"n": name})
+            return [tuple(row) for row in rows]
+    finally:
+        engine.dispose()
+
+
+def execute(url: str, *statements: str) -> None:
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    try:
+        with engine.begin() as conn:
+            for statement in statements:
+                conn.execute(sa.text(statement))
+    finally:
+        engine.dispose()
+
+
+def start_together(url: str, tmp_path: Path, count: int = PROCESSES) -> list[dict[str, Any]]:
+    """Start ``count`` separate processes, release them at the same moment, return what each read."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    wait_end, signal_end = os.pipe()
+    try:
+        race = subprocess.Popen(
+            [sys.executable, "-c", RACE, url, str(tmp_path), str(count), str(wait_end)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=env,
+            pass_fds=(wait_end,),
+        )
+    finally:
+        os.close(wait_end)
+    assert race.stdout is not None
+    ready = 0
+    try:
+        while ready < count:  # every app is built and waiting; none has touched the database yet
+            line = race.stdout.readline()
+            if not line:
+                break
+            ready += line.strip() == "ready"
+        os.close(signal_end)  # the start signal
+        signal_end = -1
+        out, err = race.communicate(timeout=RACE_LIMIT)
+    finally:
+        if signal_end >= 0:
+            os.close(signal_end)
+        if race.poll() is None:
+            race.kill()
+            race.wait()
+    assert ready == count, f"only {ready} of {count} processes got ready:\n{err}"
+    lines = [json.loads(line) for line in out.splitlines() if line.strip()]
+    codes = lines.pop()["exit_codes"]
+    assert codes == [0] * count, f"{count - codes.count(0)} of {count} processes failed:\n{err}"
+    assert race.returncode == 0, err
+    assert len({line["pid"] for line in lines}) == count  # separate processes, one answer each
+    return lines
+
+
+def test_the_id_is_a_uuid4_in_camundas_property_layout(database_url: str, tmp_path: Path) -> None:
+    ext = TelemetryExt()
+    app = make_app(database_url, tmp_path / "instance", ext)
+
+    installation = ext.data(app=app).installation
+
+    assert is_uuid4(installation)
+    assert property_rows(database_url, INSTALLATION_ID) == [(INSTALLATION_ID, installation, 1)]
+    engine = sa.create_engine(database_url, poolclass=sa.NullPool)
+    try:
+        inspector = sa.inspect(engine)
+        columns = {c["name"].upper(): c for c in inspector.get_columns(PROPERTY_TABLE)}
+        primary_key = [c.upper() for c in inspector.get_pk_constraint(PROPERTY_TABLE)["constrained_columns"]]
+    finally:
+        engine.dispose()
+    assert set(columns) == {"NAME_", "VALUE_", "REV_"}
+    assert primary_key == ["NAME_"]
+    assert columns["NAME_"]["type"].length == 64
+    assert columns["VALUE_"]["type"].length == 300
+
+
+def test_every_app_instance_on_the_database_reports_the_same_id(database_url: str, tmp_path: Path) -> None:
+    first = make_app(database_url, tmp_path / "a")
+    second = make_app(database_url, tmp_path / "b", CAMUNDA_TELEMETRY_URL_PREFIX="/engine-rest")
+
+    one = first.test_client().get("/telemetry/data").get_json()["installation"]
+    other = second.test_client().get("/engine-rest/telemetry/data").get_json()["installation"]
+
+    assert one == other
+    assert len(property_rows(database_url, INSTALLATION_ID)) == 1
+
+
+def test_another_database_has_another_id(database_url: str, tmp_path: Path) -> None:
+    ext = TelemetryExt()
+    here = make_app(database_url, tmp_path / "a", ext)
+    elsewhere = make_app(f"sqlite:///{tmp_path / 'other.sqlite'}", tmp_path / "b", ext)
+
+    assert ext.data(app=here).installation != ext.data(app=elsewhere).installation
+
+
+def test_the_table_name_is_configurable(database_url: str, tmp_path: Path) -> None:
+    ext = TelemetryExt()
+    app = make_app(database_url, tmp_path / "instance", ext, CAMUNDA_TELEMETRY_PROPERTY_TABLE="my_properties")
+
+    installation = ext.data(app=app).installation
+
+    assert property_rows(database_url, INSTALLATION_ID, table="my_properties") == [(INSTALLATION_ID, installation, 1)]
+
+
+def test_init_db_creates_the_tables_and_the_id(database_url: str, tmp_path: Path) -> None:
+    ext = TelemetryExt()
+    app = make_app(database_url, tmp_path / "instance", ext, CAMUNDA_TELEMETRY_CREATE_TABLES=False)
+
+    result = app.test_cli_runner().invoke(args=["telemetry", "init-db"])
+
+    assert result.exit_code == 0, result.output
+    [(_, installation, _)] = property_rows(database_url, INSTALLATION_ID)
+    assert installation in result.output
+    assert ext.data(app=app).installation == installation
+    again = app.test_cli_runner().invoke(args=["telemetry", "init-db"])  # idempotent
+    assert again.exit_code == 0, again.output
+    assert property_rows(database_url, INSTALLATION_ID) == [(INSTALLATION_ID, installation, 1)]
+
+
+@pytest.mark.parametrize("empty", ["''", "NULL"])
+def test_an_existing_row_with_an_empty_value_is_repaired_not_duplicated(
+    database_url: str, tmp_path: Path, empty: str
+) -> None:
+    ext = TelemetryExt()
+    app = make_app(database_url, tmp_path / "instance", ext)
+    assert app.test_cli_runner().invoke(args=["telemetry", "init-db"]).exit_code == 0
+    execute(database_url, f"UPDATE {PROPERTY_TABLE} SET VALUE_ = {empty} WHERE NAME_ = '{INSTALLATION_ID}'")
+
+    fresh = TelemetryExt()  # a new app instance: nothing cached
+    installation = fresh.data(app=make_app(database_url, tmp_path / "other", fresh)).installation
+
+    assert is_uuid4(installation)
+    assert property_rows(database_url, INSTALLATION_ID) == [(INSTALLATION_ID, installation, 2)]
+
+
+def test_32_processes_starting_together_on_an_empty_database_agree_on_one_id(
+    database_url: str, tmp_path: Path
+) -> None:
+    results = start_together(database_url, tmp_path)
+
+    ids = {result["installation"] for result in results}
+    assert len(results) == PROCESSES
+    assert len(ids) == 1, ids
+    [installation] = ids
+    assert is_uuid4(installation)
+    assert property_rows(database_url, INSTALLATION_ID) == [(INSTALLATION_ID, installation, 1)]
+    # the shared data-collection start date is settled once the same way
+    assert len({result["start"] for result in results}) == 1
+
+
+def test_32_processes_repair_an_empty_id_together_without_duplicating_it(database_url: str, tmp_path: Path) -> None:
+    app = make_app(database_url, tmp_path / "instance")
+    assert app.test_cli_runner().invoke(args=["telemetry", "init-db"]).exit_code == 0
+    execute(database_url, f"UPDATE {PROPERTY_TABLE} SET VALUE_ = '' WHERE NAME_ = '{INSTALLATION_ID}'")
+
+    results = start_together(database_url, tmp_path)
+
+    ids = {result["installation"] for result in results}
+    assert len(ids) == 1, ids
+    [installation] = ids
+    assert is_uuid4(installation)
+    assert property_rows(database_url, INSTALLATION_ID) == [(INSTALLATION_ID, installation, 2)]
