@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from flask import Flask, current_app, has_app_context
 from sqlalchemy import Engine, MetaData
+from sqlalchemy.engine import make_url
 
 from .config import load_config
 from .exceptions import AlreadyInitializedError, ConfigurationError, NotInitializedError
@@ -29,6 +30,19 @@ __all__ = ["TelemetryExt"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 SQLITE_FILE = "camunda_telemetry.sqlite"
+
+
+def _relative_sqlite_in_instance(uri: str, instance_path: str) -> str | None:
+    """Flask-SQLAlchemy's rule for ``SQLALCHEMY_DATABASE_URI``: a relative SQLite file path is in
+    the instance folder (so the extension shares the host's file whether or not ``db`` is
+    passed). The URI with that path, or None if ``uri`` is not a relative SQLite file path."""
+    url = make_url(uri)
+    path = url.database
+    if url.get_backend_name() != "sqlite" or not path or path == ":memory:" or path.startswith("file:"):
+        return None
+    if os.path.isabs(path):
+        return None
+    return url.set(database=os.path.join(instance_path, path)).render_as_string(hide_password=False)
 
 
 class TelemetryExt:
@@ -119,11 +133,15 @@ class TelemetryExt:
                 return cache[0]
 
             return metadata, host_engine
+        in_instance: str | None = None  # a SQLite file in the instance folder, made on first use
         if uri is None:
             uri = app.config.get("SQLALCHEMY_DATABASE_URI")
+            if isinstance(uri, str):
+                in_instance = _relative_sqlite_in_instance(uri, app.instance_path)
         if uri is None:
-            uri = "sqlite:///" + os.path.join(app.instance_path, SQLITE_FILE)
-            own = OwnEngine(uri)
+            uri = in_instance = "sqlite:///" + os.path.join(app.instance_path, SQLITE_FILE)
+        if in_instance is not None:
+            own = OwnEngine(in_instance)
 
             def instance_engine() -> Engine:
                 os.makedirs(app.instance_path, exist_ok=True)
