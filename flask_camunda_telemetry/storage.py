@@ -107,6 +107,7 @@ class TelemetryStore:
     def _retry(self, action: str, work: Callable[[Connection], T]) -> T:
         """Run ``work`` in a transaction, retrying lock conflicts; map outages to one error."""
         delay = 0.01
+        reconnected = False
         for attempt in range(_ATTEMPTS):
             try:
                 with self.engine.begin() as conn:
@@ -117,6 +118,11 @@ class TelemetryStore:
             except IntegrityError:
                 raise
             except DBAPIError as exc:
+                if exc.connection_invalidated and not reconnected and attempt < _ATTEMPTS - 1:
+                    # A pooled connection was dead (the server restarted; the host's engine may
+                    # have no pre-ping): the pool is invalidated, so retry once at once, fresh.
+                    reconnected = True
+                    continue
                 if _is_transient(exc) and attempt < _ATTEMPTS - 1:
                     time.sleep(delay)
                     delay = min(delay * 2, 0.5)

@@ -1,0 +1,157 @@
+"""With the database server really down, the host's views keep answering, ``/telemetry/data``
+answers 503 in Camunda's error shape, counts made meanwhile are kept, and the endpoint recovers
+when the server is back, without restarting the app.
+
+Each backend gets a private server (tests/servers.py) on its own port, started and stopped by
+these tests only, so the shared servers other tests use are never disturbed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from flask_camunda_telemetry import DatabaseUnavailableError, TelemetryExt
+
+from .apps import make_app
+from .databases import selected_backends
+from .servers import DatabaseServer, private_server
+from .test_host_database import host_app
+
+SERVER_BACKENDS = [backend for backend in selected_backends() if backend != "sqlite"]
+NO_BACKGROUND_FLUSH = {"CAMUNDA_TELEMETRY_FLUSH_INTERVAL": 3600}
+
+
+@pytest.fixture(scope="module", params=SERVER_BACKENDS)
+def private(request: pytest.FixtureRequest) -> Iterator[DatabaseServer]:
+    with private_server(request.param) as server:
+        yield server
+
+
+@pytest.fixture
+def server(private: DatabaseServer) -> DatabaseServer:
+    private.start()  # running at the start of every test, whatever the previous one left
+    return private
+
+
+@pytest.fixture
+def url(server: DatabaseServer) -> str:
+    return server.create_database(f"ft_{uuid.uuid4().hex[:12]}")
+
+
+def commands(document: dict[str, Any]) -> dict[str, int]:
+    return {name: count["count"] for name, count in document["product"]["internals"]["commands"].items()}
+
+
+def assert_host_views_answer(client: FlaskClient, starts: int) -> None:
+    for _ in range(starts):
+        assert client.post("/process-definition/invoice/start").status_code == 200
+    assert client.post("/external-task/fetchAndLock").status_code == 200
+    assert client.get("/process-instance/42").get_json() == {"id": "42"}
+
+
+def assert_unavailable(client: FlaskClient) -> None:
+    response = client.get("/telemetry/data")
+    assert response.status_code == 503
+    assert response.mimetype == "application/json"
+    body = response.get_json()
+    assert set(body) == {"type", "message", "code"}
+    assert body["type"] == "ProcessEngineException"
+    assert isinstance(body["message"], str) and body["message"]
+    assert body["code"] == 0
+
+
+def test_an_outage_answers_503_keeps_the_counts_and_recovers(server: DatabaseServer, url: str, tmp_path: Path) -> None:
+    ext = TelemetryExt()
+    app = make_app(url, tmp_path / "instance", ext, **NO_BACKGROUND_FLUSH)
+    client = app.test_client()
+    assert_host_views_answer(client, starts=2)
+    before = client.get("/telemetry/data").get_json()
+
+    server.stop()
+
+    assert_host_views_answer(client, starts=3)
+    assert_unavailable(client)
+    with pytest.raises(DatabaseUnavailableError):
+        ext.flush(app=app)
+    assert_unavailable(client)  # still down: still an answer, not a hang or a 500
+
+    server.start()
+
+    after = client.get("/telemetry/data")
+    assert after.status_code == 200
+    assert after.get_json()["installation"] == before["installation"]
+    assert commands(before) == {"StartProcessInstanceCmd": 2, "FetchExternalTasksCmd": 1, "get_process_instance": 1}
+    assert commands(after.get_json()) == {
+        "StartProcessInstanceCmd": 5, "FetchExternalTasksCmd": 2, "get_process_instance": 2
+    }
+
+
+def test_a_database_down_from_the_start_is_set_up_once_it_is_there(
+    server: DatabaseServer, url: str, tmp_path: Path
+) -> None:
+    server.stop()
+    ext = TelemetryExt()
+    app = make_app(url, tmp_path / "instance", ext, **NO_BACKGROUND_FLUSH)  # init_app needs no database
+    client = app.test_client()
+
+    assert_host_views_answer(client, starts=1)
+    assert_unavailable(client)
+    assert_host_views_answer(client, starts=1)
+
+    server.start()
+
+    response = client.get("/telemetry/data")
+    assert response.status_code == 200
+    assert commands(response.get_json()) == {
+        "StartProcessInstanceCmd": 2, "FetchExternalTasksCmd": 2, "get_process_instance": 2
+    }
+    installation = response.get_json()["installation"]
+    again = TelemetryExt()  # another app instance on the same database
+    assert again.data(app=make_app(url, tmp_path / "other", again)).installation == installation
+
+
+def host_db_app(url: str, instance: Path) -> Flask:
+    app, db = host_app(instance, SQLALCHEMY_DATABASE_URI=url, **NO_BACKGROUND_FLUSH)
+    TelemetryExt(app, db=db)
+    return app
+
+
+def test_with_the_hosts_engine_an_outage_answers_503_and_recovers(
+    server: DatabaseServer, url: str, tmp_path: Path
+) -> None:
+    app = host_db_app(url, tmp_path / "instance")
+    client = app.test_client()
+    before = client.get("/telemetry/data").get_json()
+
+    server.stop()
+
+    assert_unavailable(client)
+    assert client.get("/telemetry/configuration").status_code == 200
+
+    server.start()
+
+    after = client.get("/telemetry/data")
+    assert after.status_code == 200
+    assert after.get_json()["installation"] == before["installation"]
+
+
+def test_with_the_hosts_engine_a_restart_between_requests_goes_unnoticed(
+    server: DatabaseServer, url: str, tmp_path: Path
+) -> None:
+    """The host's engine may have no pre-ping: a pooled connection to the old server process is
+    dead after a restart. The next read must still answer, not 503 once per pooled connection."""
+    app = host_db_app(url, tmp_path / "instance")
+    client = app.test_client()
+    assert client.get("/telemetry/data").status_code == 200
+
+    server.restart()
+
+    response = client.get("/telemetry/data")
+    assert response.status_code == 200, response.get_json()
