@@ -262,7 +262,7 @@ def counts(doc: Mapping[str, Any]) -> tuple[dict[str, int], dict[str, int]]:
     )
 
 
-def read_everywhere(server: Server, minimum: int = 24, deadline: float = 30.0) -> list[tuple[int, dict[str, Any]]]:
+def read_everywhere(server: Server, minimum: int = 16, deadline: float = 30.0) -> list[tuple[int, dict[str, Any]]]:
     """Read ``/telemetry/data`` at least ``minimum`` times, several reads at once, until every
     process of ``server`` (each gunicorn worker alive at the end) has answered at least once.
     Returns ``(pid, document)`` for every read, in order."""

@@ -21,7 +21,7 @@ from flask.views import MethodView
 
 from flask_camunda_telemetry import TelemetryExt
 
-__all__ = ["COMMANDS", "METRICS", "PID_HEADER", "ROUTES", "create_app", "expected_counts", "mixed_traffic"]
+__all__ = ["ALL_METRICS", "METRICS", "PID_HEADER", "ROUTES", "create_app", "expected_counts", "mixed_traffic"]
 
 #: (method, path) -> the command name the request counts.
 ROUTES: dict[tuple[str, str], str] = {
@@ -31,7 +31,6 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/engine-rest/process-instance"): "query_process_instances",
     ("GET", "/engine-rest/process-instance/missing"): "GetProcessInstanceCmd",  # a 404 from the view
 }
-COMMANDS = tuple(sorted(set(ROUTES.values())))
 #: (method, path) -> {internal metric name: occurrences} the request marks.
 METRICS: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/engine-rest/process-definition/key/invoice/start"): {
