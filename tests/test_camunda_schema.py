@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -38,7 +39,7 @@ CAMUNDA_ROWS = [
     ("telemetry.lock", "0", 1),
     ("installationId.lock", "0", 1),
 ]
-CAMUNDA_TABLE = {"CAMUNDA_TELEMETRY_PROPERTY_TABLE": "ACT_GE_PROPERTY"}
+CAMUNDA_TABLE: dict[str, Any] = {"CAMUNDA_TELEMETRY_PROPERTY_TABLE": "ACT_GE_PROPERTY"}
 
 
 def backend_of(url: str) -> str:
