@@ -80,13 +80,15 @@ class Settings:
 
 def settings(args: argparse.Namespace) -> Settings:
     if args.quick:
-        base = Settings(True, 15, 400, {1: 31, 100: 21, 10_000: 3}, 2, 2, args.workers, args.connections, 10)
+        base = Settings(True, 15, 400, {1: 31, 100: 21, 10_000: 3}, 8, 1, args.workers, args.connections, 10)
     else:
-        base = Settings(False, 61, 1200, {1: 201, 100: 101, 10_000: 9}, 6, 5, args.workers, args.connections, 40)
+        base = Settings(False, 41, 1200, {1: 201, 100: 101, 10_000: 9}, 60, 1, args.workers, args.connections, 40)
     if args.rounds:
         base = Settings(**{**base.__dict__, "rounds": args.rounds})
     if args.e2e_rounds:
         base = Settings(**{**base.__dict__, "e2e_rounds": args.e2e_rounds})
+    if args.e2e_seconds:
+        base = Settings(**{**base.__dict__, "e2e_seconds": args.e2e_seconds})
     return base
 
 
@@ -543,7 +545,9 @@ class Server:
 
 @dataclass
 class EndToEnd:
+    # one server under load at a time, modes (and a second bare server) interleaved
     rps: dict[str, list[float]] = field(default_factory=dict)
+    cpu_us: dict[str, list[float]] = field(default_factory=dict)  # server CPU (master + workers) per request
     errors: dict[str, int] = field(default_factory=dict)
     completed: dict[str, int] = field(default_factory=dict)
     runs: dict[str, int] = field(default_factory=dict)
@@ -553,6 +557,38 @@ class EndToEnd:
     connections: int = 0
     seconds: int = 0
     database: str = ""
+
+
+def _process_cpu_seconds(pid: int) -> float:
+    """CPU time of one process, all its threads: the scheduler's nanosecond count (schedstat),
+    else user + system clock ticks (coarse: 10 ms)."""
+    total_ns = 0
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            total_ns += int((task / "schedstat").read_text().split()[0])
+        return total_ns / 1e9
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu_seconds(pid: int) -> float:
+    """CPU time used so far by a gunicorn master and its workers (Linux /proc)."""
+    total = _process_cpu_seconds(pid)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rpartition(")")[2].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == pid:
+            total += _process_cpu_seconds(int(entry.name))
+    return total
 
 
 def _free_port() -> int:
@@ -632,12 +668,16 @@ class WrkResult:
     errors: int
 
 
-def run_wrk(port: int, seconds: int, connections: int, script: Path, requests_file: Path) -> WrkResult:
+def start_wrk(port: int, seconds: int, connections: int, script: Path, requests_file: Path) -> subprocess.Popen[str]:
     command = [
         "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
         "-s", str(script), f"http://127.0.0.1:{port}", "--", str(requests_file),
     ]  # fmt: skip
-    out = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=False).stdout
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def finish_wrk(process: subprocess.Popen[str], seconds: int) -> WrkResult:
+    out, _ = process.communicate(timeout=seconds + 60)
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     done = re.search(r"(\d+) requests in", out)
     if rps is None or done is None:
@@ -646,6 +686,11 @@ def run_wrk(port: int, seconds: int, connections: int, script: Path, requests_fi
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors += int(non2xx.group(1)) if non2xx else 0
     return WrkResult(float(rps.group(1)), int(done.group(1)), errors)
+
+
+#: A second bare server, run like a mode: the A/A control (how much two identical servers differ).
+CONTROL = "bare-2"
+E2E_LABELS = (*MODES, CONTROL)
 
 
 def end_to_end(cfg: Settings, dbs: Databases, tmp: Path, log: Callable[[str], None]) -> EndToEnd:
@@ -670,27 +715,37 @@ def end_to_end(cfg: Settings, dbs: Databases, tmp: Path, log: Callable[[str], No
     flags = _gunicorn_flags()
     servers: dict[str, Server] = {}
     rng = random.Random(11)
+    seconds = cfg.e2e_seconds
+
+    def load(label: str) -> tuple[WrkResult, float]:
+        """Load one server; (wrk result, server CPU us per request)."""
+        pid = servers[label].process.pid
+        before = server_cpu_seconds(pid)
+        w = finish_wrk(start_wrk(servers[label].port, seconds, cfg.connections, script, requests_file), seconds)
+        cpu = (server_cpu_seconds(pid) - before) / max(w.completed, 1) * 1e6
+        res.completed[label] += w.completed
+        res.errors[label] += w.errors
+        res.runs[label] += 1
+        return w, cpu
+
     try:
-        for mode in MODES:
-            servers[mode] = start_server(mode, cfg.workers, dbs, tmp, flags)
-        for mode in MODES:
-            res.completed[mode] = wait_ready(servers[mode])
-            res.rps[mode], res.errors[mode], res.runs[mode] = [], 0, 0
-        for mode in MODES:  # warm-up: every worker imports, connects, fills its caches
-            w = run_wrk(servers[mode].port, max(2, cfg.e2e_seconds // 2), cfg.connections, script, requests_file)
-            res.completed[mode] += w.completed
-            res.errors[mode] += w.errors
-            res.runs[mode] += 1
+        for label in E2E_LABELS:
+            servers[label] = start_server("bare" if label == CONTROL else label, cfg.workers, dbs, tmp, flags)
+        for label in E2E_LABELS:
+            res.completed[label] = wait_ready(servers[label])
+            res.errors[label] = res.runs[label] = 0
+            res.rps[label], res.cpu_us[label] = [], []
+        for label in E2E_LABELS:  # warm-up: every worker imports, connects, fills its caches
+            load(label)
         for r in range(cfg.e2e_rounds):
-            order = list(MODES)
+            order = list(E2E_LABELS)
             rng.shuffle(order)
-            for mode in order:
-                w = run_wrk(servers[mode].port, cfg.e2e_seconds, cfg.connections, script, requests_file)
-                res.rps[mode].append(w.rps)
-                res.completed[mode] += w.completed
-                res.errors[mode] += w.errors
-                res.runs[mode] += 1
-            log(f"  end to end: round {r + 1}/{cfg.e2e_rounds}")
+            for label in order:
+                w, cpu = load(label)
+                res.rps[label].append(w.rps)
+                res.cpu_us[label].append(cpu)
+            if (r + 1) % 10 == 0 or r + 1 == cfg.e2e_rounds:
+                log(f"  end to end: round {r + 1}/{cfg.e2e_rounds}")
     finally:
         for server in servers.values():
             stop_server(server)  # SIGTERM: workers flush what they counted at exit
@@ -700,7 +755,7 @@ def end_to_end(cfg: Settings, dbs: Databases, tmp: Path, log: Callable[[str], No
         )
         store = telemetry_state(app).store
         res.cluster_total = sum(store.read_counts().get(COMMANDS, {}).values())
-        telemetry_state(app).store.engine.dispose()
+        store.engine.dispose()
     return res
 
 
@@ -709,30 +764,37 @@ def report_end_to_end(res: EndToEnd) -> list[str]:
     if res.skipped:
         return [*lines, f"   skipped: {res.skipped}"]
     bare = res.rps["bare"]
+    bare_cpu = res.cpu_us["bare"]
     lines += [
-        f"   {res.workers} workers per server, all five servers up at once; wrk -t1 -c{res.connections}, "
-        f"{len(bare)} rounds x {res.seconds} s per mode, modes interleaved",
+        f"   {res.workers} workers per server; six servers up at once (the five modes and '{CONTROL}', a second bare "
+        "server: the A/A control);",
+        f"   one loaded at a time by wrk -t1 -c{res.connections} for {res.seconds} s, in a shuffled order each round, "
+        f"{len(bare)} rounds; ratios are taken round by round, then the median",
         "   prometheus runs in prometheus_client's multiprocess mode (PROMETHEUS_MULTIPROC_DIR), as needed with "
         "several workers",
         f"   extension database: {res.database}",
+        "   server CPU = CPU time of the gunicorn master and workers (all threads, /proc schedstat) per request served",
         "",
-        f"   {'mode':<13} {'req/s (median)':>15} {'min..max':>17} {'ratio to bare':>14} {'ratio p25..p75':>15}"
-        f" {'errors':>7}",
+        f"   {'server':<13} {'req/s (median)':>15} {'ratio to bare':>14} {'ratio p25..p75':>15}"
+        f" {'server CPU us/req':>18} {'CPU vs bare':>12} {'p25..p75':>13} {'errors':>7}",
     ]
-    for mode in MODES:
-        rps = res.rps[mode]
+    for label in E2E_LABELS:
+        rps = res.rps[label]
         per_round = ratios(rps, bare)
         lo, hi = quartiles(per_round)
+        cpu_ratios = ratios(res.cpu_us[label], bare_cpu)
+        clo, chi = quartiles(cpu_ratios)
         lines.append(
-            f"   {mode:<13} {median(rps):>15.0f} {min(rps):>8.0f}..{max(rps):<7.0f} {median(per_round):>14.3f}"
-            f" {lo:>7.3f}..{hi:<6.3f} {res.errors[mode]:>7}"
+            f"   {label:<13} {median(rps):>15.0f} {median(per_round):>14.3f} {lo:>7.3f}..{hi:<6.3f}"
+            f" {median(res.cpu_us[label]):>18.0f} {median(cpu_ratios):>12.3f} {clo:>6.3f}..{chi:<5.3f}"
+            f" {res.errors[label]:>7}"
         )
+    lines.append(f"\n   socket errors and non-2xx responses over all runs: {sum(res.errors.values())}")
     if res.cluster_total is not None:
         sent = res.completed["ext-cluster"]
         slack = res.runs["ext-cluster"] * res.connections
         ok = sent <= res.cluster_total <= sent + slack
         lines += [
-            "",
             f"   ext-cluster counts in the database after shutdown: {res.cluster_total:,}; requests wrk saw completed: "
             f"{sent:,} (+ up to {slack} in flight when a wrk run stopped): {'consistent' if ok else 'MISMATCH'}",
         ]
@@ -831,9 +893,10 @@ def report_targets(pr: PerRequest | None, rc: ReadCost | None, e2e: EndToEnd | N
         else:
             for mode in EXT_MODES:
                 ratio = median(ratios(e2e.rps[mode], e2e.rps["bare"]))
+                control = median(ratios(e2e.rps[CONTROL], e2e.rps["bare"]))
                 lines.append(
                     f"   {mark(ratio >= TARGET_THROUGHPUT_RATIO)} {mode} gunicorn throughput at least "
-                    f"{TARGET_THROUGHPUT_RATIO:.0%} of bare: {ratio:.1%}"
+                    f"{TARGET_THROUGHPUT_RATIO:.0%} of bare: {ratio:.1%} (A/A control, bare-2 / bare: {control:.1%})"
                 )
     if rc is not None:
         for mode in EXT_MODES:
@@ -919,6 +982,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=8, help="wrk connections (default 8)")
     parser.add_argument("--rounds", type=int, default=0, help="override the number of per-request rounds")
     parser.add_argument("--e2e-rounds", type=int, default=0, help="override the number of end-to-end rounds")
+    parser.add_argument("--e2e-seconds", type=int, default=0, help="override the length of one wrk run (seconds)")
     parser.add_argument(
         "--sections",
         default="per-request,read,e2e,flush",
