@@ -33,9 +33,9 @@ SQLITE_FILE = "camunda_telemetry.sqlite"
 
 
 def _relative_sqlite_in_instance(uri: str, instance_path: str) -> str | None:
-    """Flask-SQLAlchemy's rule for ``SQLALCHEMY_DATABASE_URI``: a relative SQLite file path is in
-    the instance folder (so the extension shares the host's file whether or not ``db`` is
-    passed). The URI with that path, or None if ``uri`` is not a relative SQLite file path."""
+    """Flask-SQLAlchemy's rule, for both database URI keys: a relative SQLite file path is in the
+    instance folder (so the extension shares the host's file whether or not ``db`` is passed).
+    The URI with that path, or None if ``uri`` is not a relative SQLite file path."""
     url = make_url(uri)
     path = url.database
     if url.get_backend_name() != "sqlite" or not path or path == ":memory:" or path.startswith("file:"):
@@ -133,13 +133,10 @@ class TelemetryExt:
                 return cache[0]
 
             return metadata, host_engine
-        in_instance: str | None = None  # a SQLite file in the instance folder, made on first use
         if uri is None:
-            uri = app.config.get("SQLALCHEMY_DATABASE_URI")
-            if isinstance(uri, str):
-                in_instance = _relative_sqlite_in_instance(uri, app.instance_path)
-        if uri is None:
-            uri = in_instance = "sqlite:///" + os.path.join(app.instance_path, SQLITE_FILE)
+            uri = app.config.get("SQLALCHEMY_DATABASE_URI") or f"sqlite:///{SQLITE_FILE}"
+        # a relative SQLite file is in the instance folder, made on first use
+        in_instance = _relative_sqlite_in_instance(uri, app.instance_path)
         if in_instance is not None:
             own = OwnEngine(in_instance)
 

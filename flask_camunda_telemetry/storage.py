@@ -7,6 +7,7 @@ as :class:`~.exceptions.DatabaseUnavailableError`.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import threading
@@ -20,6 +21,7 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.sql.expression import Executable
 
 from . import forking
 from .environment import detect_database
@@ -27,14 +29,24 @@ from .exceptions import DatabaseUnavailableError
 from .model import Database
 from .tables import TelemetryTables
 
-__all__ = ["INSTALLATION_ID", "START_DATE", "OwnEngine", "TelemetryStore"]
+__all__ = ["INSTALLATION_ID", "META", "START_DATE", "OwnEngine", "TelemetryStore"]
 
 log = logging.getLogger("flask_camunda_telemetry")
 
 #: The property Camunda stores its installation id under.
 INSTALLATION_ID = "camunda.installation.id"
-#: The property holding when the shared (cluster) counts began.
-START_DATE = "camunda.telemetry.data-collection-start-date"
+#: The counts-table row (``kind`` META) holding when the shared counts began, in microseconds.
+START_DATE = "data-collection-start-date"
+META = "meta"
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def _to_micros(value: dt.datetime) -> int:
+    return (value - _EPOCH) // dt.timedelta(microseconds=1)
+
+
+def _from_micros(value: int) -> dt.datetime:
+    return (_EPOCH + dt.timedelta(microseconds=value)).astimezone()
 
 T = TypeVar("T")
 
@@ -135,6 +147,9 @@ class TelemetryStore:
                 raise DatabaseUnavailableError(f"Cannot {action}: {exc!s}") from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _execute(self, action: str, statement: Executable) -> None:
+        self._retry(action, lambda conn: conn.execute(statement))
+
     def _exists(self, table: Table) -> bool:
         try:
             with self.engine.connect() as conn:
@@ -183,6 +198,7 @@ class TelemetryStore:
             if value:
                 return value
             new = make_value()
+            statement: Executable
             if exists:  # an empty value is repaired in place, never duplicated
                 statement = (
                     update(prop)
@@ -191,10 +207,8 @@ class TelemetryStore:
                 )
             else:
                 statement = insert(prop).values(NAME_=name, VALUE_=new, REV_=1)
-            try:
-                self._retry(f"write {name}", lambda c: c.execute(statement))
-            except IntegrityError:
-                pass  # another process inserted it first: read theirs
+            with contextlib.suppress(IntegrityError):  # another process inserted it first: read theirs
+                self._execute(f"write {name}", statement)
         raise DatabaseUnavailableError(f"Cannot settle the property {name!r}; retry later.")
 
     def installation_id(self) -> str:
@@ -211,10 +225,22 @@ class TelemetryStore:
         return self._database or Database()
 
     def start_date(self, default: dt.datetime) -> dt.datetime:
-        """When the shared counts began; set to ``default`` if nobody has set it yet."""
+        """When the shared counts began; set to ``default`` if nobody has set it yet.
+
+        Kept in the counts table (``kind='meta'``), so a Camunda ``ACT_GE_PROPERTY`` used as the
+        property table only ever holds the installation id.
+        """
         self.ensure_tables()
-        value = self._set_property_once(START_DATE, default.isoformat)
-        return dt.datetime.fromisoformat(value)
+        count = self.tables.count
+        query = select(count.c.total).where(and_(count.c.kind == META, count.c.name == START_DATE))
+        for _ in range(_ATTEMPTS):
+            value = self._retry("read the start date", lambda c: c.execute(query).scalar())
+            if value is not None:
+                return _from_micros(int(value))
+            first = insert(count).values(kind=META, name=START_DATE, total=_to_micros(default))
+            with contextlib.suppress(IntegrityError):  # another process set it first: read theirs
+                self._execute("write the start date", first)
+        raise DatabaseUnavailableError("Cannot settle the data collection start date; retry later.")
 
     # -- counts ---------------------------------------------------------------------------
 
@@ -274,17 +300,13 @@ class TelemetryStore:
     def reset(self, now: dt.datetime) -> None:
         """Zero the shared counts and move the start date, in one transaction."""
         self.ensure_tables()
-        prop = self.tables.property
+        count = self.tables.count
+        start = and_(count.c.kind == META, count.c.name == START_DATE)
 
         def work(conn: Connection) -> None:
-            conn.execute(delete(self.tables.count))
-            moved = conn.execute(
-                update(prop)
-                .where(prop.c.NAME_ == START_DATE)
-                .values(VALUE_=now.isoformat(), REV_=func.coalesce(prop.c.REV_, 0) + 1)
-            )
-            if not moved.rowcount:
-                conn.execute(insert(prop).values(NAME_=START_DATE, VALUE_=now.isoformat(), REV_=1))
+            conn.execute(delete(count).where(count.c.kind != META))
+            if not conn.execute(update(count).where(start).values(total=_to_micros(now))).rowcount:
+                conn.execute(insert(count).values(kind=META, name=START_DATE, total=_to_micros(now)))
 
         try:
             self._retry("reset the counts", work)

@@ -92,13 +92,18 @@ def test_reports_the_id_of_the_camunda_engine_sharing_the_database(database_url:
     tables_before = table_names(database_url)
 
     app = make_app(database_url, tmp_path / "instance", **CAMUNDA_TABLE)
-    response = app.test_client().get("/telemetry/data")
+    client = app.test_client()
+    client.get("/process-instance")
+    response = client.get("/telemetry/data")
+    assert app.test_cli_runner().invoke(args=["telemetry", "reset", "--yes"]).exit_code == 0
 
     assert response.status_code == 200
     assert response.get_json()["installation"] == camundas_id
     rows = camunda_rows(database_url)
     assert rows[INSTALLATION_ID] == (camundas_id, 1)
     assert {name: rows[name] for name, _, _ in CAMUNDA_ROWS} == {name: (v, rev) for name, v, rev in CAMUNDA_ROWS}
+    # Counting, reading and a reset write nothing else into Camunda's table.
+    assert set(rows) == {name for name, _, _ in CAMUNDA_ROWS} | {INSTALLATION_ID}
     # Camunda's table was used as it is, not doubled by a differently cased one (PostgreSQL folds
     # unquoted ACT_GE_PROPERTY to act_ge_property); only the count table was added.
     assert table_names(database_url) == tables_before | {"camunda_telemetry_count"}

@@ -134,3 +134,13 @@ def test_init_app_does_not_touch_the_database(tmp_path: Path) -> None:
     assert not (tmp_path / "instance").exists()  # the default SQLite file is made on first use
     assert app.test_client().get("/telemetry/data").status_code == 200
     assert (tmp_path / "instance" / "camunda_telemetry.sqlite").exists()
+
+
+def test_relative_sqlite_path_is_in_the_instance_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    app = Flask("host", instance_path=str(tmp_path / "instance"))
+    app.config["CAMUNDA_TELEMETRY_DATABASE_URI"] = "sqlite:///engine.sqlite"
+    TelemetryExt(app)
+    assert app.test_client().get("/telemetry/data").status_code == 200
+    assert (tmp_path / "instance" / "engine.sqlite").exists()
+    assert not (tmp_path / "engine.sqlite").exists()
