@@ -45,6 +45,17 @@ def _relative_sqlite_in_instance(uri: str, instance_path: str) -> str | None:
     return url.set(database=os.path.join(instance_path, path)).render_as_string(hide_password=False)
 
 
+def _bind_uri(app: Flask, bind_key: str) -> str:
+    """The URI of ``SQLALCHEMY_BINDS[bind_key]`` (a URI, or a dict of engine options with ``url``)."""
+    bind = (app.config.get("SQLALCHEMY_BINDS") or {}).get(bind_key)
+    uri = bind.get("url") if isinstance(bind, dict) else bind
+    if not isinstance(uri, str) or not uri:
+        raise ConfigurationError(
+            "CAMUNDA_TELEMETRY_BIND_KEY", bind_key, "expected a key of SQLALCHEMY_BINDS that names a database URI"
+        )
+    return uri
+
+
 class TelemetryExt:
     """Serve Camunda's ``GET /telemetry/data`` from a Flask app.
 
@@ -133,6 +144,8 @@ class TelemetryExt:
                 return cache[0]
 
             return metadata, host_engine
+        if uri is None and bind_key is not None:
+            uri = _bind_uri(app, bind_key)
         if uri is None:
             uri = app.config.get("SQLALCHEMY_DATABASE_URI") or f"sqlite:///{SQLITE_FILE}"
         # a relative SQLite file is in the instance folder, made on first use

@@ -9,6 +9,7 @@ from flask import Flask
 
 from flask_camunda_telemetry import (
     AlreadyInitializedError,
+    ConfigurationError,
     NotInitializedError,
     TelemetryError,
     TelemetryExt,
@@ -144,3 +145,16 @@ def test_relative_sqlite_path_is_in_the_instance_folder(tmp_path: Path, monkeypa
     assert app.test_client().get("/telemetry/data").status_code == 200
     assert (tmp_path / "instance" / "engine.sqlite").exists()
     assert not (tmp_path / "engine.sqlite").exists()
+
+
+def test_bind_key_without_db_uses_that_bind(tmp_path: Path) -> None:
+    app = Flask("host", instance_path=str(tmp_path / "instance"))
+    app.config["SQLALCHEMY_BINDS"] = {"telemetry": {"url": f"sqlite:///{tmp_path / 'bind.sqlite'}"}}
+    app.config["CAMUNDA_TELEMETRY_BIND_KEY"] = "telemetry"
+    TelemetryExt(app)
+    assert app.test_client().get("/telemetry/data").status_code == 200
+    assert (tmp_path / "bind.sqlite").exists()
+    other = Flask("host")
+    other.config["CAMUNDA_TELEMETRY_BIND_KEY"] = "missing"
+    with pytest.raises(ConfigurationError, match="CAMUNDA_TELEMETRY_BIND_KEY = 'missing'"):
+        TelemetryExt(other)
