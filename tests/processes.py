@@ -24,13 +24,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .serving_app import PID_HEADER
+import sqlalchemy as sa
+
+from .serving_app import ALL_METRICS, PID_HEADER
 
 __all__ = [
     "APP_FACTORY",
     "REPO",
+    "Counts",
     "Reply",
     "Server",
+    "assert_served",
     "counts",
     "drive",
     "flask_cli",
@@ -38,7 +42,9 @@ __all__ = [
     "read_everywhere",
     "serve",
     "server_env",
+    "shared_counts",
     "wait_for",
+    "wait_for_counts",
 ]
 
 REPO = Path(__file__).resolve().parent.parent
@@ -48,6 +54,8 @@ APP_FACTORY = "tests.serving_app:create_app"
 STARTUP_DEADLINE = 60.0
 STOP_DEADLINE = 30.0
 
+#: The extension's count table (default name).
+COUNT_TABLE = "camunda_telemetry_count"
 #: Log lines that mean something went wrong in a server (a traceback, a failed flush).
 ERROR_MARKERS = ("Traceback (most recent call last)", "telemetry flush failed", "[ERROR]", "[CRITICAL]")
 
@@ -253,13 +261,51 @@ def drive(
         return list(pool.map(send, list(requests)))
 
 
-def counts(doc: Mapping[str, Any]) -> tuple[dict[str, int], dict[str, int]]:
+#: (commands, metrics) as ``{name: count}`` each.
+Counts = tuple[dict[str, int], dict[str, int]]
+
+
+def counts(doc: Mapping[str, Any]) -> Counts:
     """The commands and metrics of a document, as ``{name: count}``."""
     internals = doc["product"]["internals"]
     return (
         {name: entry["count"] for name, entry in internals["commands"].items()},
         {name: entry["count"] for name, entry in internals["metrics"].items()},
     )
+
+
+def assert_served(server: Server, replies: Iterable[tuple[tuple[str, str], Reply, float]]) -> None:
+    """Every request got its normal answer (the view's 404 for a missing instance, else 200)."""
+    wrong = [
+        (request, reply.status)
+        for request, reply, _ in replies
+        if reply.status != (404 if request[1].endswith("/missing") else 200)
+    ]
+    assert wrong == [], server.failure(f"{len(wrong)} requests failed, e.g. {wrong[:3]}")
+
+
+def wait_for_counts(server: Server, wanted: Counts, what: str = "the exact totals") -> dict[str, Any]:
+    """Read until a document shows ``wanted`` (the other processes flush within an interval)."""
+
+    def read() -> dict[str, Any] | None:
+        doc, _ = server.telemetry()
+        return doc if counts(doc) == wanted else None
+
+    found: dict[str, Any] = wait_for(read, what)
+    return found
+
+
+def shared_counts(database_url: str) -> Counts:
+    """The totals in the count table, read directly (no flush is triggered)."""
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text(f"SELECT kind, name, total FROM {COUNT_TABLE}")).all()
+    finally:
+        engine.dispose()
+    commands = {name: int(total) for kind, name, total in rows if kind == "command"}
+    metrics = {**dict.fromkeys(ALL_METRICS, 0), **{name: int(total) for kind, name, total in rows if kind == "metric"}}
+    return commands, metrics
 
 
 def read_everywhere(server: Server, minimum: int = 16, deadline: float = 30.0) -> list[tuple[int, dict[str, Any]]]:

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import importlib.metadata
+import signal
 from pathlib import Path
 
 import pytest
 
-from .processes import Server, counts, drive, read_everywhere, serve, server_env, wait_for
+from .processes import (
+    Server,
+    assert_served,
+    counts,
+    drive,
+    read_everywhere,
+    serve,
+    server_env,
+    shared_counts,
+    wait_for,
+)
 from .serving_app import expected_counts, mixed_traffic
 
 # The server, as named in SERVER_SOFTWARE, and the distribution that installs it.
@@ -30,6 +41,19 @@ def test_application_server_is_the_server_that_serves(kind: str, tmp_path: Path)
                 "version": f"{vendor}/{installed}",
             }, server.failure(f"{kind}: wrong application-server")
         assert server.errors() == [], server.failure(f"{kind} logged errors")
+
+
+@pytest.mark.parametrize("kind", ["waitress", "werkzeug"])
+def test_stopping_with_sigint_flushes_the_counts(kind: str, tmp_path: Path) -> None:
+    """Single-process servers stop gracefully on SIGINT (Ctrl+C): the counts not yet flushed are
+    written at exit. (gunicorn's SIGTERM, HUP and --max-requests: see test_cluster_counts.)"""
+    url = f"sqlite:///{tmp_path / 'telemetry.sqlite'}"
+    with serve(kind, server_env(url, flush_interval=600), tmp_path) as server:
+        requests = mixed_traffic(20)
+        assert_served(server, drive(server, requests))
+        assert server.stop(signal.SIGINT) == 0
+    assert server.errors() == [], server.failure(f"{kind} logged errors")
+    assert shared_counts(url) == expected_counts(requests)
 
 
 def master_resources(server: Server, database_url: str) -> dict[str, object]:

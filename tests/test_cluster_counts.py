@@ -13,24 +13,24 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-
-from .processes import Reply, Server, counts, drive, flask_cli, read_everywhere, serve, server_env, wait_for
+from .processes import (
+    Counts,
+    Reply,
+    Server,
+    assert_served,
+    counts,
+    drive,
+    flask_cli,
+    read_everywhere,
+    serve,
+    server_env,
+    shared_counts,
+    wait_for,
+    wait_for_counts,
+)
 from .serving_app import ALL_METRICS, expected_counts, mixed_traffic
 
-COUNT_TABLE = "camunda_telemetry_count"
-Counts = tuple[dict[str, int], dict[str, int]]
 NOTHING: Counts = ({}, dict.fromkeys(ALL_METRICS, 0))
-
-
-def assert_served(server: Server, replies: Iterable[tuple[tuple[str, str], Reply, float]]) -> None:
-    """Every request got its normal answer (the view's 404 for a missing instance, else 200)."""
-    wrong = [
-        (request, reply.status)
-        for request, reply, _ in replies
-        if reply.status != (404 if request[1].endswith("/missing") else 200)
-    ]
-    assert wrong == [], server.failure(f"{len(wrong)} requests failed, e.g. {wrong[:3]}")
 
 
 def by_process(replies: Iterable[tuple[tuple[str, str], Reply, float]]) -> dict[int, Counts]:
@@ -40,17 +40,6 @@ def by_process(replies: Iterable[tuple[tuple[str, str], Reply, float]]) -> dict[
         assert reply.pid is not None
         answered.setdefault(reply.pid, []).append(request)
     return {pid: expected_counts(requests) for pid, requests in answered.items()}
-
-
-def wait_for_counts(server: Server, wanted: Counts, what: str = "the exact totals") -> dict[str, Any]:
-    """Read until a document shows ``wanted`` (the other processes flush within an interval)."""
-
-    def read() -> dict[str, Any] | None:
-        doc, _ = server.telemetry()
-        return doc if counts(doc) == wanted else None
-
-    found: dict[str, Any] = wait_for(read, what)
-    return found
 
 
 def top_up(server: Server, replies: list[tuple[tuple[str, str], Reply, float]]) -> None:
@@ -83,19 +72,6 @@ def same_instant(shown: dt.datetime, exact: dt.datetime) -> bool:
     return dt.timedelta(0) <= exact - shown < dt.timedelta(milliseconds=1)
 
 
-def shared_counts(database_url: str) -> Counts:
-    """The totals in the count table, read directly (no flush is triggered)."""
-    engine = sa.create_engine(database_url)
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(sa.text(f"SELECT kind, name, total FROM {COUNT_TABLE}")).all()
-    finally:
-        engine.dispose()
-    commands = {name: int(total) for kind, name, total in rows if kind == "command"}
-    metrics = {**dict.fromkeys(ALL_METRICS, 0), **{name: int(total) for kind, name, total in rows if kind == "metric"}}
-    return commands, metrics
-
-
 def test_every_read_reports_the_exact_totals(database_url: str, tmp_path: Path) -> None:
     """Cluster scope: 4 gunicorn workers and a waitress process on another port share one
     database. Once the counts are flushed, every read from every process shows exactly the
@@ -117,13 +93,14 @@ def test_every_read_reports_the_exact_totals(database_url: str, tmp_path: Path) 
         assert gunicorn.errors() == [] and waitress.errors() == [], gunicorn.failure(waitress.stderr())
 
 
-def test_graceful_worker_restarts_lose_no_count(database_url: str, tmp_path: Path) -> None:
-    """Workers recycled by ``--max-requests`` and replaced on ``HUP`` while traffic flows flush
-    what they counted when they exit: nothing is lost."""
-    env = server_env(database_url)
+def test_graceful_restarts_and_shutdown_lose_no_count(database_url: str, tmp_path: Path) -> None:
+    """With a flush interval longer than the test, counts reach the database only when a worker
+    ends gracefully: recycled by ``--max-requests``, replaced on ``HUP`` while traffic flows, or
+    stopped with the server (SIGTERM). Every count arrives."""
+    env = server_env(database_url, flush_interval=600)
     # --preload: a recycled worker is a fork of the master, quick to start.
-    with serve("gunicorn", env, tmp_path, ["--preload", "--max-requests", "100"]) as server:
-        chunks = [mixed_traffic(60, seed=seed) for seed in range(3)]
+    with serve("gunicorn", env, tmp_path, ["--preload", "--max-requests", "40"]) as server:
+        chunks = [mixed_traffic(40, seed=seed) for seed in range(3)]
         replies = drive(server, chunks[0])
         first_workers = server.worker_pids()
         server.signal(signal.SIGHUP)  # the workers are replaced while the next chunk is served
@@ -131,14 +108,11 @@ def test_graceful_worker_restarts_lose_no_count(database_url: str, tmp_path: Pat
         server.signal(signal.SIGHUP)
         replies += drive(server, chunks[2])
         assert_served(server, replies)
-        wanted = expected_counts(chunks[0] + chunks[1] + chunks[2])
-
-        wait_for_counts(server, wanted)
-        assert not first_workers & server.worker_pids(), "every worker was replaced"
+        wait_for(lambda: not first_workers & server.worker_pids(), "HUP to replace every worker")
         assert "Autorestarting worker" in server.stderr(), "workers were recycled by --max-requests"
-        reads = read_everywhere(server)
-        assert [counts(doc) for _, doc in reads] == [wanted] * len(reads)
-        assert server.errors() == [], server.failure("gunicorn logged errors")
+        assert server.stop() == 0
+    assert server.errors() == [], server.failure("gunicorn logged errors")
+    assert shared_counts(database_url) == expected_counts(chunks[0] + chunks[1] + chunks[2])
 
 
 def test_sigkill_loses_only_what_the_worker_had_not_flushed(database_url: str, tmp_path: Path) -> None:
