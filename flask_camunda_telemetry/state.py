@@ -189,3 +189,5 @@ class TelemetryState:
     def _after_fork(self) -> None:
         self._sync_lock = threading.Lock()
         self.started_at = _now() if self.config.scope == "process" else self.started_at
+        # The child's counts all postdate the fork: its first sync sets the start it compares with.
+        self._shared_start = None
