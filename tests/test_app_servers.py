@@ -44,16 +44,22 @@ def test_application_server_is_the_server_that_serves(kind: str, tmp_path: Path)
 
 
 @pytest.mark.parametrize("kind", ["waitress", "werkzeug"])
-def test_stopping_with_sigint_flushes_the_counts(kind: str, tmp_path: Path) -> None:
-    """Single-process servers stop gracefully on SIGINT (Ctrl+C): the counts not yet flushed are
-    written at exit. (gunicorn's SIGTERM, HUP and --max-requests: see test_cluster_counts.)"""
+def test_reads_and_sigint_flush_the_counts(kind: str, tmp_path: Path) -> None:
+    """With a flush interval longer than the test, counts reach the database when a read is
+    answered (the reading process flushes first) and when a single-process server stops
+    gracefully on SIGINT (Ctrl+C). (gunicorn's SIGTERM, HUP, --max-requests: test_cluster_counts.)"""
     url = f"sqlite:///{tmp_path / 'telemetry.sqlite'}"
     with serve(kind, server_env(url, flush_interval=600), tmp_path) as server:
-        requests = mixed_traffic(20)
-        assert_served(server, drive(server, requests))
+        first = mixed_traffic(20, seed=1)
+        assert_served(server, drive(server, first))
+        assert counts(server.telemetry()[0]) == expected_counts(first)
+        assert shared_counts(url) == expected_counts(first)
+
+        second = mixed_traffic(20, seed=2)
+        assert_served(server, drive(server, second))
         assert server.stop(signal.SIGINT) == 0
     assert server.errors() == [], server.failure(f"{kind} logged errors")
-    assert shared_counts(url) == expected_counts(requests)
+    assert shared_counts(url) == expected_counts(first + second)
 
 
 def master_resources(server: Server, database_url: str) -> dict[str, object]:
