@@ -1,7 +1,8 @@
 """Counts that agree across gunicorn workers, app processes, restarts and resets, on every database.
 
-Every server runs ``tests.serving_app`` with ``CAMUNDA_TELEMETRY_FLUSH_INTERVAL=0.3``. Waiting is
-done by polling with a generous deadline; what is asserted never depends on timing.
+Every server runs ``tests.serving_app`` with ``CAMUNDA_TELEMETRY_FLUSH_INTERVAL=0.3`` unless a test
+says otherwise. Waiting is done by polling with a generous deadline; what is asserted never
+depends on timing.
 """
 
 from __future__ import annotations
