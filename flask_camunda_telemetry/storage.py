@@ -109,6 +109,10 @@ class TelemetryStore:
         self._installation_id: str | None = None
         self._database: Database | None = None
         self._lock = threading.Lock()
+        forking.register(self)
+
+    def _after_fork(self) -> None:
+        self._lock = threading.Lock()  # another thread of the parent may have held it
 
     # -- plumbing -------------------------------------------------------------------------
 
