@@ -79,6 +79,15 @@ def fresh_database(backend: str, tmp_path: Path) -> Iterator[str]:
         engine.dispose()
 
 
+def table_names(url: str) -> set[str]:
+    """The tables of the database at ``url``, as its own catalogue names them."""
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    try:
+        return set(sa.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
 def selected_backends() -> tuple[str, ...]:
     """The backends every database test runs on: ``CAMUNDA_TELEMETRY_TEST_DATABASES``, a
     comma-separated list (default: all three)."""

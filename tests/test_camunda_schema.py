@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from flask_camunda_telemetry import TelemetryExt
 
 from .apps import make_app
+from .databases import table_names
 from .test_installation_id import INSTALLATION_ID, is_uuid4
 
 # engine/src/main/resources/org/camunda/bpm/engine/db/create/activiti.{postgres,mysql}.create.engine.sql
@@ -74,14 +75,6 @@ def camunda_rows(url: str) -> dict[str, tuple[str, int]]:
         with engine.connect() as conn:
             rows = conn.execute(sa.text("select NAME_, VALUE_, REV_ from ACT_GE_PROPERTY"))
             return {name: (value, rev) for name, value, rev in rows}
-    finally:
-        engine.dispose()
-
-
-def table_names(url: str) -> set[str]:
-    engine = sa.create_engine(url, poolclass=sa.NullPool)
-    try:
-        return set(sa.inspect(engine).get_table_names())
     finally:
         engine.dispose()
 

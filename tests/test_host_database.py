@@ -19,18 +19,11 @@ from sqlalchemy.pool import Pool
 from flask_camunda_telemetry import TelemetryExt
 
 from .apps import make_app
+from .databases import table_names
 from .test_installation_id import INSTALLATION_ID, PROPERTY_TABLE, is_uuid4, property_rows
 
 COUNT_TABLE = "camunda_telemetry_count"
 TELEMETRY_TABLES = {PROPERTY_TABLE, COUNT_TABLE}
-
-
-def table_names(url: str) -> set[str]:
-    engine = sa.create_engine(url, poolclass=sa.NullPool)
-    try:
-        return set(sa.inspect(engine).get_table_names())
-    finally:
-        engine.dispose()
 
 
 def stored_id(url: str) -> str:
