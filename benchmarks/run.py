@@ -73,6 +73,7 @@ class Settings:
     read_reps: dict[int, int]
     e2e_rounds: int
     e2e_seconds: int
+    e2e_epochs: int
     workers: int
     connections: int
     flush_reps: int
@@ -80,15 +81,17 @@ class Settings:
 
 def settings(args: argparse.Namespace) -> Settings:
     if args.quick:
-        base = Settings(True, 15, 400, {1: 31, 100: 21, 10_000: 3}, 8, 1, args.workers, args.connections, 10)
+        base = Settings(True, 15, 400, {1: 31, 100: 21, 10_000: 3}, 8, 1, 1, args.workers, args.connections, 10)
     else:
-        base = Settings(False, 41, 1200, {1: 201, 100: 101, 10_000: 9}, 60, 1, args.workers, args.connections, 40)
+        base = Settings(False, 41, 1200, {1: 201, 100: 101, 10_000: 9}, 60, 1, 3, args.workers, args.connections, 40)
     if args.rounds:
         base = Settings(**{**base.__dict__, "rounds": args.rounds})
     if args.e2e_rounds:
         base = Settings(**{**base.__dict__, "e2e_rounds": args.e2e_rounds})
     if args.e2e_seconds:
         base = Settings(**{**base.__dict__, "e2e_seconds": args.e2e_seconds})
+    if args.e2e_sets:
+        base = Settings(**{**base.__dict__, "e2e_epochs": args.e2e_sets})
     return base
 
 
@@ -556,6 +559,7 @@ class EndToEnd:
     workers: int = 0
     connections: int = 0
     seconds: int = 0
+    epochs: int = 1
     database: str = ""
 
 
@@ -728,27 +732,36 @@ def end_to_end(cfg: Settings, dbs: Databases, tmp: Path, log: Callable[[str], No
         res.runs[label] += 1
         return w, cpu
 
-    try:
-        for label in E2E_LABELS:
-            servers[label] = start_server("bare" if label == CONTROL else label, cfg.workers, dbs, tmp, flags)
-        for label in E2E_LABELS:
-            res.completed[label] = wait_ready(servers[label])
-            res.errors[label] = res.runs[label] = 0
-            res.rps[label], res.cpu_us[label] = [], []
-        for label in E2E_LABELS:  # warm-up: every worker imports, connects, fills its caches
-            load(label)
-        for r in range(cfg.e2e_rounds):
-            order = list(E2E_LABELS)
-            rng.shuffle(order)
-            for label in order:
-                w, cpu = load(label)
-                res.rps[label].append(w.rps)
-                res.cpu_us[label].append(cpu)
-            if (r + 1) % 10 == 0 or r + 1 == cfg.e2e_rounds:
-                log(f"  end to end: round {r + 1}/{cfg.e2e_rounds}")
-    finally:
-        for server in servers.values():
-            stop_server(server)  # SIGTERM: workers flush what they counted at exit
+    for label in E2E_LABELS:
+        res.completed[label] = res.errors[label] = res.runs[label] = 0
+        res.rps[label], res.cpu_us[label] = [], []
+    per_epoch = -(-cfg.e2e_rounds // cfg.e2e_epochs)
+    done = 0
+    for epoch in range(cfg.e2e_epochs):
+        # Fresh servers each epoch: one server instance keeps a speed bias of a few percent for as
+        # long as it runs (memory layout), so each mode's figures span several instances.
+        shutil.rmtree(tmp / "prometheus-multiproc", ignore_errors=True)
+        try:
+            for label in E2E_LABELS:
+                servers[label] = start_server("bare" if label == CONTROL else label, cfg.workers, dbs, tmp, flags)
+            for label in E2E_LABELS:
+                res.completed[label] += wait_ready(servers[label])
+            for label in E2E_LABELS:  # warm-up: every worker imports, connects, fills its caches
+                load(label)
+            for _ in range(min(per_epoch, cfg.e2e_rounds - done)):
+                order = list(E2E_LABELS)
+                rng.shuffle(order)
+                for label in order:
+                    w, cpu = load(label)
+                    res.rps[label].append(w.rps)
+                    res.cpu_us[label].append(cpu)
+                done += 1
+                if done % 10 == 0 or done == cfg.e2e_rounds:
+                    log(f"  end to end: round {done}/{cfg.e2e_rounds} (server set {epoch + 1}/{cfg.e2e_epochs})")
+        finally:
+            for server in servers.values():
+                stop_server(server)  # SIGTERM: workers flush what they counted at exit
+    res.epochs = cfg.e2e_epochs
     if "ext-cluster" in servers:
         app = create_app(
             "ext-cluster", database_url=dbs.for_app("e2e-ext-cluster"), instance_path=str(tmp / "instance")
@@ -768,8 +781,9 @@ def report_end_to_end(res: EndToEnd) -> list[str]:
     lines += [
         f"   {res.workers} workers per server; six servers up at once (the five modes and '{CONTROL}', a second bare "
         "server: the A/A control);",
-        f"   one loaded at a time by wrk -t1 -c{res.connections} for {res.seconds} s, in a shuffled order each round, "
-        f"{len(bare)} rounds; ratios are taken round by round, then the median",
+        f"   one loaded at a time by wrk -t1 -c{res.connections} for {res.seconds} s, in a shuffled order each round; "
+        f"{len(bare)} rounds over {res.epochs} fresh set(s) of servers;",
+        "   ratios are taken round by round, then the median",
         "   prometheus runs in prometheus_client's multiprocess mode (PROMETHEUS_MULTIPROC_DIR), as needed with "
         "several workers",
         f"   extension database: {res.database}",
@@ -983,6 +997,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=0, help="override the number of per-request rounds")
     parser.add_argument("--e2e-rounds", type=int, default=0, help="override the number of end-to-end rounds")
     parser.add_argument("--e2e-seconds", type=int, default=0, help="override the length of one wrk run (seconds)")
+    parser.add_argument("--e2e-sets", type=int, default=0, help="override how many fresh sets of servers to start")
     parser.add_argument(
         "--sections",
         default="per-request,read,e2e,flush",
