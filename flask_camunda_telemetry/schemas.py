@@ -47,6 +47,26 @@ class CountSchema(DashKeyedSchema):
     count = fields.Integer()
 
 
+class CountsField(fields.Dict):
+    """``{name: Count}`` written as ``{name: {"count": n}}``.
+
+    Declared as ``Dict(keys=String(), values=Nested(CountSchema))`` (so OpenAPI generators see
+    that), and writes exactly what it would, without a nested schema dump per entry: a document
+    with 10,000 commands serializes in milliseconds instead of tens of them.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(keys=fields.String(), values=fields.Nested(CountSchema), **kwargs)
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> dict[str, Any] | None:
+        if value is None:
+            return None
+        return {
+            str(name): None if count is None else {"count": None if count.count is None else int(count.count)}
+            for name, count in value.items()
+        }
+
+
 class VendorVersionSchema(DashKeyedSchema):
     vendor = fields.String(allow_none=True)
     version = fields.String(allow_none=True)
@@ -84,8 +104,8 @@ class InternalsSchema(DashKeyedSchema):
         metadata={"pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}[+-]\d{4}$",
                   "example": "2022-11-30T15:53:20.386+0100"}
     )
-    commands = fields.Dict(keys=fields.String(), values=fields.Nested(CountSchema))
-    metrics = fields.Dict(keys=fields.String(), values=fields.Nested(CountSchema))
+    commands = CountsField()
+    metrics = CountsField()
     webapps = fields.List(fields.String())
     jdk = fields.Nested(JdkSchema)
 
