@@ -23,6 +23,7 @@ import gc
 import importlib.metadata
 import importlib.util
 import io
+import multiprocessing
 import os
 import platform
 import random
@@ -38,6 +39,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -472,43 +474,77 @@ def _read_path(mode: str) -> str:
     return "/metrics" if mode == "prometheus" else "/telemetry/data"
 
 
-def read_cost(cfg: Settings, dbs: Databases, tmp: Path, log: Callable[[str], None]) -> ReadCost:
-    res = ReadCost()
-    rng = random.Random(7)
-    for n in READ_SIZES:
-        apps: dict[str, Flask] = {}
-        for mode in EXT_MODES:
+def _reader(conn: Connection, mode: str, n: int, database_url: str | None, instance: str) -> None:
+    """A child process holding one app with ``n`` commands (or endpoints), timing reads on demand.
+
+    Each app gets a process of its own, as in production: a read then pays the garbage
+    collection of its own heap, not of the other modes' apps (10,000 prometheus endpoints make a
+    large heap)."""
+    try:
+        if mode == "prometheus":
+            app = create_app(mode, extra_routes=n)
+            drive(app, prepare([Call("GET", f"/extra/{i}") for i in range(n)]), n)  # each endpoint once
+        else:
             # A long flush interval: no background flush during the timing.
-            app = ext_app(mode, dbs, f"read-{mode}-{n}", tmp, flush_interval=3600)
+            app = create_app(mode, database_url=database_url, instance_path=instance, flush_interval=3600)
             telemetry = app.extensions["bench_telemetry"]
             with app.app_context():
                 for i in range(n):
                     telemetry.count_command(f"Cmd{i}")
                 telemetry.flush()
-            apps[mode] = app
-        prom = create_app("prometheus", extra_routes=n)
-        hit = prepare([Call("GET", f"/extra/{i}") for i in range(n)])
-        drive(prom, hit, n)  # each endpoint once
-        apps["prometheus"] = prom
-        environs = {mode: prepare([Call("GET", _read_path(mode))])[0] for mode in READ_MODES}
-        for mode in READ_MODES:
-            status, body = fetch(apps[mode], environs[mode])
-            if not status.startswith("200"):
-                raise SystemExit(f"{mode}: GET {_read_path(mode)} gave {status}: {body[:300]!r}")
-            res.size[(mode, n)] = len(body)
-            res.ms[(mode, n)] = []
-        for _ in range(cfg.read_reps[n]):
-            order = list(READ_MODES)
-            rng.shuffle(order)
-            for mode in order:
-                res.ms[(mode, n)].append(drive(apps[mode], [environs[mode]], 1)[1] / 1000)
-        log(f"  read cost: {n} commands/endpoints done")
-        for mode in EXT_MODES:
-            state = telemetry_state(apps[mode])
+        environ = prepare([Call("GET", _read_path(mode))])[0]
+        status, body = fetch(app, environ)
+        conn.send((status, len(body), body[:300]))
+        while conn.recv() == "read":
+            conn.send(drive(app, [environ], 1)[1] / 1000)
+        if mode != "prometheus":
+            state = telemetry_state(app)
             state.flusher.stop()
             state.store.engine.dispose()
-        del apps, prom
-        gc.collect()
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which stops the run
+        conn.send(("error", 0, repr(exc).encode()))
+    finally:
+        conn.close()
+
+
+def read_cost(cfg: Settings, dbs: Databases, tmp: Path, log: Callable[[str], None]) -> ReadCost:
+    res = ReadCost()
+    rng = random.Random(7)
+    spawn = multiprocessing.get_context("spawn")
+    for n in READ_SIZES:
+        if dbs.url is not None:  # shared tables: only this size's commands in them
+            telemetry_state(ext_app("ext-cluster", dbs, "read-reset", tmp)).store.engine.dispose()
+        children = {}
+        for mode in READ_MODES:
+            parent, child = spawn.Pipe()
+            url = dbs.for_app(f"read-{mode}-{n}")
+            process = spawn.Process(target=_reader, args=(child, mode, n, url, str(tmp / "instance")), daemon=True)
+            process.start()
+            child.close()
+            children[mode] = (process, parent)
+        try:
+            for mode, (_process, conn) in children.items():
+                status, size, head = conn.recv()
+                if not status.startswith("200"):
+                    raise SystemExit(f"{mode}: GET {_read_path(mode)} gave {status}: {head!r}")
+                res.size[(mode, n)] = size
+                res.ms[(mode, n)] = []
+            for _ in range(cfg.read_reps[n]):
+                order = list(READ_MODES)
+                rng.shuffle(order)
+                for mode in order:
+                    conn = children[mode][1]
+                    conn.send("read")
+                    res.ms[(mode, n)].append(conn.recv())
+        finally:
+            for process, conn in children.values():
+                with contextlib.suppress(OSError):
+                    conn.send("stop")
+                process.join(timeout=60)
+                if process.is_alive():
+                    process.kill()
+                    process.join()
+        log(f"  read cost: {n} commands/endpoints done")
     return res
 
 
