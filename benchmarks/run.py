@@ -2,8 +2,8 @@
 
 Run from the repository root::
 
-    .venv/bin/python benchmarks/run.py            # full run, about 6 minutes
-    .venv/bin/python benchmarks/run.py --quick    # about 1.5 minutes, rougher figures
+    .venv/bin/python benchmarks/run.py            # full run, about 8 to 9 minutes on 2 cores
+    .venv/bin/python benchmarks/run.py --quick    # about 2 minutes, rougher figures
 
 Sections (README.rst in this folder explains how to read them):
 
@@ -550,7 +550,8 @@ def read_cost(cfg: Settings, dbs: Databases, tmp: Path, log: Callable[[str], Non
 
 def report_read_cost(res: ReadCost, cfg: Settings) -> list[str]:
     lines = [
-        "2. Read cost: latency of one GET (in process), median over the repetitions, interleaved",
+        "2. Read cost: latency of one GET (WSGI call, wall clock), each app in a process of its own, the modes",
+        "   interleaved, median over the repetitions",
         "   ext: GET /telemetry/data with N distinct commands; prometheus: GET /metrics with N endpoints hit once",
         "",
         f"   {'N':>6} {'reps':>5} {'ext-process ms':>15} {'ext-cluster ms':>15} {'prometheus ms':>14}"
@@ -1022,7 +1023,7 @@ def profile(target: str, dbs: Databases, tmp: Path) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="fewer rounds: about 1.5 minutes, rougher figures")
+    parser.add_argument("--quick", action="store_true", help="fewer rounds: about 2 minutes, rougher figures")
     parser.add_argument(
         "--database-url",
         help="SQLAlchemy URL for the extension's tables (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test); "
