@@ -1,5 +1,17 @@
 """flask-camunda-telemetry: Camunda 7's ``GET /telemetry/data`` for Flask apps."""
 
+from .document.license import parse_license_key
+from .document.model import (
+    ApplicationServer,
+    Count,
+    Database,
+    Internals,
+    Jdk,
+    LicenseKey,
+    Product,
+    TelemetryData,
+)
+from .document.schemas import TelemetryDataSchema
 from .exceptions import (
     AlreadyInitializedError,
     AuthenticationRequired,
@@ -12,18 +24,6 @@ from .exceptions import (
     UnknownMetricError,
 )
 from .extension import TelemetryExt
-from .license import parse_license_key
-from .model import (
-    ApplicationServer,
-    Count,
-    Database,
-    Internals,
-    Jdk,
-    LicenseKey,
-    Product,
-    TelemetryData,
-)
-from .schemas import TelemetryDataSchema
 
 __all__ = [
     "AlreadyInitializedError",

@@ -5,21 +5,15 @@ from __future__ import annotations
 import json
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
+from .document.schemas import TelemetryDataSchema
 from .exceptions import DatabaseUnavailableError
-from .schemas import TelemetryDataSchema
-from .state import EXTENSION_KEY, TelemetryState
+from .state import get_state
 
 __all__ = ["telemetry_cli"]
 
 telemetry_cli = AppGroup("telemetry", help="Camunda telemetry: tables, data, reset.")
-
-
-def _state() -> TelemetryState:
-    state: TelemetryState = current_app.extensions[EXTENSION_KEY]
-    return state
 
 
 def _fail(exc: DatabaseUnavailableError) -> None:
@@ -30,7 +24,7 @@ def _fail(exc: DatabaseUnavailableError) -> None:
 @telemetry_cli.command("init-db")
 def init_db() -> None:
     """Create the telemetry tables (if missing) and the installation id."""
-    state = _state()
+    state = get_state()
     try:
         state.store.create_tables()
         installation = state.store.installation_id()
@@ -44,7 +38,7 @@ def init_db() -> None:
 def show() -> None:
     """Print the document GET /telemetry/data returns."""
     try:
-        data = _state().collect()
+        data = get_state().collect()
     except DatabaseUnavailableError as exc:
         _fail(exc)
     click.echo(json.dumps(TelemetryDataSchema().dump(data), indent=2))
@@ -57,7 +51,7 @@ def reset(yes: bool) -> None:
     if not yes:
         click.confirm("Reset the telemetry counts of every instance?", abort=True)
     try:
-        start = _state().reset()
+        start = get_state().reset()
     except DatabaseUnavailableError as exc:
         _fail(exc)
     click.echo(f"Counts reset; data-collection-start-date is now {start.isoformat()}.")
@@ -67,9 +61,9 @@ def reset(yes: bool) -> None:
 @click.option("--prefix", default=None, help="URL prefix of the routes (default: the app's first one).")
 def openapi(prefix: str | None) -> None:
     """Print the OpenAPI 3.1 description of the telemetry routes (needs apispec)."""
-    from .openapi import build_spec
+    from .rest.openapi import build_spec  # apispec is optional
 
     if prefix is None:
-        prefixes = _state().config.url_prefixes
+        prefixes = get_state().config.url_prefixes
         prefix = prefixes[0] if prefixes else ""
     click.echo(json.dumps(build_spec(prefix), indent=2))

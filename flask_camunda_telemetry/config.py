@@ -1,59 +1,99 @@
-"""The ``CAMUNDA_TELEMETRY_*`` config keys: defaults, validation, and the frozen result.
+"""The ``CAMUNDA_TELEMETRY_*`` config keys, declared once in :data:`KEYS`, and the frozen result.
 
-Every key is documented in README.rst ("Configuration"). ``init_app`` calls
-:func:`load_config` once; nothing reads ``app.config`` after that.
+``init_app`` calls :func:`load_config` once; nothing reads ``app.config`` after that. The
+README's configuration table and the docs' are generated from :data:`KEYS` (a test keeps the
+README in step).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, MutableMapping
-from dataclasses import dataclass
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass, fields
 from typing import Any, Literal
 
+from .document.license import parse_license_key
+from .document.model import LicenseKey
 from .exceptions import ConfigurationError
-from .license import parse_license_key
-from .model import LicenseKey
+from .settings import (
+    Key,
+    load_keys,
+    parse_bool,
+    parse_choice,
+    parse_names,
+    parse_optional_str,
+    parse_seconds,
+    parse_str,
+    parse_url_path,
+    parse_url_paths,
+)
 
-__all__ = ["DEFAULTS", "PREFIX", "TelemetryConfig", "load_config"]
+__all__ = ["KEYS", "PREFIX", "TelemetryConfig", "load_config"]
 
 PREFIX = "CAMUNDA_TELEMETRY_"
 
-#: Every key (without the prefix) and its default.
-DEFAULTS: dict[str, Any] = {
-    "URL_PREFIX": "",
-    "PRODUCT_NAME": "Camunda BPM Runtime",
-    "PRODUCT_VERSION": "7.22.0",
-    "EDITION": None,
-    "LICENSE_KEY": None,
-    "INTEGRATIONS": (),
-    "WEBAPPS": (),
-    "SCOPE": "cluster",
-    "FLUSH_INTERVAL": 10.0,
-    "METRIC_NAMES": "internal",
-    "DATABASE_URI": None,
-    "BIND_KEY": None,
-    "PROPERTY_TABLE": "camunda_telemetry_property",
-    "COUNT_TABLE": "camunda_telemetry_count",
-    "CREATE_TABLES": True,
-    "EXCLUDED_ENDPOINTS": (),
-    "REDACT_LICENSE": False,
-    "OPENAPI_URL": None,
-}
-
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
-_PATH_PREFIX = re.compile(r"(/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)*")
+
+
+def _table(key: str, value: object) -> str:
+    if not isinstance(value, str) or not _IDENTIFIER.fullmatch(value):
+        raise ConfigurationError(key, value, "expected a table name of letters, digits and '_' (at most 63)")
+    return value
+
+
+def _license(key: str, value: object) -> LicenseKey | None:
+    raw = parse_optional_str(key, value)
+    return parse_license_key(raw) if raw else None
+
+
+#: Every key, in the order the docs list them.
+KEYS: tuple[Key, ...] = (
+    Key("URL_PREFIX", "", parse_url_paths,
+        'Where the routes are mounted: ``""`` gives ``/telemetry/data``, ``"/engine-rest"`` gives '
+        "``/engine-rest/telemetry/data``. A list (or comma-separated string) mounts them at each prefix; "
+        "``None`` mounts no routes.", attr="url_prefixes"),
+    Key("PRODUCT_NAME", "Camunda BPM Runtime", parse_str, "``product.name``."),
+    Key("PRODUCT_VERSION", "7.22.0", parse_str,
+        "``product.version``; a ``-ee`` suffix is removed (and makes the edition ``enterprise``), as Camunda does."),
+    Key("EDITION", None, parse_choice(None, "community", "enterprise"),
+        '``"community"`` or ``"enterprise"``; ``None`` derives it from the version.'),
+    Key("LICENSE_KEY", None, _license,
+        "The raw license key, ``[signature;]customer=...;expiryDate=YYYY-MM-DD;camundaBPM=true;...``; parsed "
+        "into ``license-key`` (``null`` without one). A malformed key fails ``init_app``."),
+    Key("REDACT_LICENSE", False, parse_bool, "Write ``customer`` and ``raw`` of the license as ``null``."),
+    Key("INTEGRATIONS", (), parse_names, "``camunda-integration``."),
+    Key("WEBAPPS", (), parse_names, "``webapps``."),
+    Key("SCOPE", "cluster", parse_choice("cluster", "process"),
+        '``"cluster"``: the totals of every process and host sharing the database. ``"process"``: this '
+        "process's own counts, as Camunda reports per node."),
+    Key("FLUSH_INTERVAL", 10.0, parse_seconds(0.05, 86400),
+        "Seconds between background flushes of the counts (0.05 to 86400). In cluster scope a read shows "
+        "other processes' counts as of their last flush: at most this old."),
+    Key("METRIC_NAMES", "internal", parse_choice("internal", "public"),
+        "``\"internal\"``: the seed's metric names; ``\"public\"``: Camunda 7.17+'s REST names."),
+    Key("DATABASE_URI", None, parse_optional_str,
+        "The database; ``None`` uses ``db`` if given, then ``SQLALCHEMY_DATABASE_URI``, then the instance folder."),
+    Key("BIND_KEY", None, parse_optional_str,
+        "A Flask-SQLAlchemy bind: with ``db`` its engine, without ``db`` the URI in ``SQLALCHEMY_BINDS``."),
+    Key("PROPERTY_TABLE", "camunda_telemetry_property", _table,
+        'The property table (Camunda\'s layout). ``"ACT_GE_PROPERTY"`` shares Camunda\'s own.'),
+    Key("COUNT_TABLE", "camunda_telemetry_count", _table, "The shared counts (cluster scope)."),
+    Key("CREATE_TABLES", True, parse_bool, "Create missing tables on first use."),
+    Key("EXCLUDED_ENDPOINTS", (), parse_names, "Endpoints never counted (health checks, ...)."),
+    Key("OPENAPI_URL", None, parse_url_path, "Serve the OpenAPI description at this path."),
+)
 
 
 @dataclass(frozen=True)
 class TelemetryConfig:
-    """The validated configuration of one app."""
+    """The validated configuration of one app: one attribute per key of :data:`KEYS`."""
 
     url_prefixes: tuple[str, ...]
     product_name: str
     product_version: str
     edition: Literal["community", "enterprise"]
     license_key: LicenseKey | None
+    redact_license: bool
     integrations: tuple[str, ...]
     webapps: tuple[str, ...]
     scope: Literal["cluster", "process"]
@@ -64,131 +104,23 @@ class TelemetryConfig:
     property_table: str
     count_table: str
     create_tables: bool
-    excluded_endpoints: frozenset[str]
-    redact_license: bool
+    excluded_endpoints: tuple[str, ...]
     openapi_url: str | None
 
 
-def _str(key: str, value: object, *, allow_none: bool = False, allow_empty: bool = False) -> Any:
-    if value is None and allow_none:
-        return None
-    if not isinstance(value, str) or (not allow_empty and not value.strip()):
-        raise ConfigurationError(key, value, "expected a non-empty string" + (" or None" if allow_none else ""))
-    return value
-
-
-def _choice(key: str, value: object, choices: Iterable[str]) -> Any:
-    options = tuple(choices)
-    if value not in options:
-        raise ConfigurationError(key, value, "expected one of " + ", ".join(repr(c) for c in options))
-    return value
-
-
-def _bool(key: str, value: object) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
-        return value.lower() in ("true", "1", "yes")
-    raise ConfigurationError(key, value, "expected True or False")
-
-
-def _names(key: str, value: object) -> tuple[str, ...]:
-    """A list of names, or one comma-separated string (handy for environment variables)."""
-    if isinstance(value, str):
-        value = [part for part in (p.strip() for p in value.split(",")) if part]
-    if not isinstance(value, (list, tuple, set, frozenset)) or not all(
-        isinstance(v, str) and v.strip() for v in value
-    ):
-        raise ConfigurationError(key, value, "expected a list of non-empty strings or a comma-separated string")
-    return tuple(dict.fromkeys(value))
-
-
-def _interval(key: str, value: object) -> float:
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        number = float("nan")
-    if isinstance(value, bool) or not 0 < number <= 86400:
-        raise ConfigurationError(key, value, "expected a number of seconds greater than 0 and at most 86400")
-    return number
-
-
-def _url_prefix(key: str, value: object) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or not _PATH_PREFIX.fullmatch(value):
-        raise ConfigurationError(
-            key, value, "expected '' or a path such as '/engine-rest' (leading '/', no trailing '/'), or None"
-        )
-    return value
-
-
-def _url_prefixes(key: str, value: object) -> tuple[str, ...]:
-    """One prefix, several (a list), or None for no routes at all."""
-    if isinstance(value, (list, tuple)):
-        prefixes = tuple(_url_prefix(key, v) for v in value)
-        if None in prefixes or len(set(prefixes)) != len(prefixes):
-            raise ConfigurationError(key, value, "expected distinct path prefixes such as ['', '/engine-rest']")
-        return prefixes  # type: ignore[return-value]
-    prefix = _url_prefix(key, value)
-    return () if prefix is None else (prefix,)
-
-
-def _table(key: str, value: object) -> str:
-    if not isinstance(value, str) or not _IDENTIFIER.fullmatch(value):
-        raise ConfigurationError(key, value, "expected a table name of letters, digits and '_' (at most 63)")
-    return value
-
-
-def _edition(key: str, value: object, version: str) -> Literal["community", "enterprise"]:
-    if value is None:
-        return "enterprise" if "-ee" in version else "community"
-    return _choice(key, value, ("community", "enterprise"))  # type: ignore[no-any-return]
+if {f.name for f in fields(TelemetryConfig)} != {k.field for k in KEYS}:  # pragma: no cover - a typo in KEYS
+    raise AssertionError("TelemetryConfig and KEYS disagree")
 
 
 def load_config(config: MutableMapping[str, Any], options: Mapping[str, Any]) -> TelemetryConfig:
-    """Fill in the defaults with ``setdefault`` (options first, then :data:`DEFAULTS`) and validate.
+    """Fill in the defaults with ``setdefault`` (options first, then :data:`KEYS`) and validate.
 
     ``options`` are the extension's keyword options, named like the keys in lower case
     (``scope="process"`` for ``CAMUNDA_TELEMETRY_SCOPE``); values in ``app.config`` win.
     """
-    for name, value in options.items():
-        if name.upper() not in DEFAULTS:
-            raise ConfigurationError(
-                f"TelemetryExt({name}=...)", value, "unknown option; valid ones are " + ", ".join(
-                    sorted(k.lower() for k in DEFAULTS)
-                )
-            )
-        config.setdefault(PREFIX + name.upper(), value)
-    for name, value in DEFAULTS.items():
-        config.setdefault(PREFIX + name, value)
-
-    def get(name: str) -> Any:
-        return config[PREFIX + name]
-
-    def key(name: str) -> str:
-        return PREFIX + name
-
-    version = _str(key("PRODUCT_VERSION"), get("PRODUCT_VERSION"))
-    edition = _edition(key("EDITION"), get("EDITION"), version)
-    raw_license = _str(key("LICENSE_KEY"), get("LICENSE_KEY"), allow_none=True)
-    return TelemetryConfig(
-        url_prefixes=_url_prefixes(key("URL_PREFIX"), get("URL_PREFIX")),
-        product_name=_str(key("PRODUCT_NAME"), get("PRODUCT_NAME")),
-        product_version=version.replace("-ee", ""),
-        edition=edition,
-        license_key=parse_license_key(raw_license) if raw_license else None,
-        integrations=_names(key("INTEGRATIONS"), get("INTEGRATIONS")),
-        webapps=_names(key("WEBAPPS"), get("WEBAPPS")),
-        scope=_choice(key("SCOPE"), get("SCOPE"), ("cluster", "process")),
-        flush_interval=_interval(key("FLUSH_INTERVAL"), get("FLUSH_INTERVAL")),
-        metric_names=_choice(key("METRIC_NAMES"), get("METRIC_NAMES"), ("internal", "public")),
-        database_uri=_str(key("DATABASE_URI"), get("DATABASE_URI"), allow_none=True),
-        bind_key=_str(key("BIND_KEY"), get("BIND_KEY"), allow_none=True),
-        property_table=_table(key("PROPERTY_TABLE"), get("PROPERTY_TABLE")),
-        count_table=_table(key("COUNT_TABLE"), get("COUNT_TABLE")),
-        create_tables=_bool(key("CREATE_TABLES"), get("CREATE_TABLES")),
-        excluded_endpoints=frozenset(_names(key("EXCLUDED_ENDPOINTS"), get("EXCLUDED_ENDPOINTS"))),
-        redact_license=_bool(key("REDACT_LICENSE"), get("REDACT_LICENSE")),
-        openapi_url=_url_prefix(key("OPENAPI_URL"), get("OPENAPI_URL")),
-    )
+    values = load_keys(PREFIX, KEYS, config, options, "TelemetryExt")
+    version: str = values["product_version"]
+    if values["edition"] is None:
+        values["edition"] = "enterprise" if "-ee" in version else "community"
+    values["product_version"] = version.replace("-ee", "")
+    return TelemetryConfig(**values)

@@ -25,12 +25,11 @@ class ConfigurationError(TelemetryError, ValueError):
     Raised by ``init_app``; the message names the key, the value and what is allowed.
     """
 
-    def __init__(self, key: str, value: object, expected: str) -> None:
+    def __init__(self, key: str, value: object, expected: str, *, where: str = "in app.config") -> None:
         self.key = key
         self.value = value
-        super().__init__(
-            f"{key} = {value!r} is invalid: {expected}. Fix it in app.config before calling init_app."
-        )
+        self.expected = expected
+        super().__init__(f"{key} = {value!r} is invalid: {expected}. Fix it {where} before calling init_app.")
 
 
 class LicenseKeyError(ConfigurationError):

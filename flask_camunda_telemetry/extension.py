@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-import os
-import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from flask import Flask, current_app, has_app_context
-from sqlalchemy import Engine, MetaData
-from sqlalchemy.engine import make_url
+from flask import Flask
 
+from .cli import telemetry_cli
 from .config import load_config
-from .exceptions import AlreadyInitializedError, ConfigurationError, NotInitializedError
-from .hooks import install_counting_hook
-from .metrics import canonical_metric
-from .model import TelemetryData
-from .naming import mark_command, validate_command_name
-from .state import EXTENSION_KEY, TelemetryState
-from .storage import OwnEngine, TelemetryStore
-from .tables import define_tables
-from .views import BLUEPRINT_NAME, OPENAPI_ENDPOINT, make_blueprint, serve_openapi
+from .counting.commands import install_counting_hook, mark_command, validate_command_name
+from .document.metrics import canonical_metric
+from .document.model import TelemetryData
+from .exceptions import AlreadyInitializedError
+from .rest.blueprint import BLUEPRINT_NAME, make_blueprint, serve_openapi
+from .state import EXTENSION_KEY, OPENAPI_ENDPOINT, TelemetryState, get_state
+from .storage.engines import resolve_database
+from .storage.store import TelemetryStore
+from .storage.tables import define_tables
 
 if TYPE_CHECKING:
     from flask_sqlalchemy import SQLAlchemy
@@ -29,31 +26,11 @@ __all__ = ["TelemetryExt"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-SQLITE_FILE = "camunda_telemetry.sqlite"
 
-
-def _relative_sqlite_in_instance(uri: str, instance_path: str) -> str | None:
-    """Flask-SQLAlchemy's rule, for both database URI keys: a relative SQLite file path is in the
-    instance folder (so the extension shares the host's file whether or not ``db`` is passed).
-    The URI with that path, or None if ``uri`` is not a relative SQLite file path."""
-    url = make_url(uri)
-    path = url.database
-    if url.get_backend_name() != "sqlite" or not path or path == ":memory:" or path.startswith("file:"):
-        return None
-    if os.path.isabs(path):
-        return None
-    return url.set(database=os.path.join(instance_path, path)).render_as_string(hide_password=False)
-
-
-def _bind_uri(app: Flask, bind_key: str) -> str:
-    """The URI of ``SQLALCHEMY_BINDS[bind_key]`` (a URI, or a dict of engine options with ``url``)."""
-    bind = (app.config.get("SQLALCHEMY_BINDS") or {}).get(bind_key)
-    uri = bind.get("url") if isinstance(bind, dict) else bind
-    if not isinstance(uri, str) or not uri:
-        raise ConfigurationError(
-            "CAMUNDA_TELEMETRY_BIND_KEY", bind_key, "expected a key of SQLALCHEMY_BINDS that names a database URI"
-        )
-    return uri
+def _positive(what: str, n: object) -> int:
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"{what}={n!r}: expected a positive integer")
+    return n
 
 
 class TelemetryExt:
@@ -81,7 +58,7 @@ class TelemetryExt:
         **options: Any,
     ) -> None:
         self.db = db
-        self._authorize = authorize
+        self.authorize = authorize
         self._options = options
         if app is not None:
             self.init_app(app)
@@ -97,87 +74,31 @@ class TelemetryExt:
                 "call init_app once per app and reuse that extension object."
             )
         config = load_config(app.config, self._options)
-        metadata, engine = self._database(app, config.bind_key, config.database_uri)
-        try:
-            tables = define_tables(metadata, config.property_table, config.count_table)
-        except ValueError as exc:
-            raise ConfigurationError("CAMUNDA_TELEMETRY_PROPERTY_TABLE", config.property_table, str(exc)) from None
+        metadata, engine = resolve_database(app, self.db, config.bind_key, config.database_uri)
+        tables = define_tables(metadata, config.property_table, config.count_table)
         blueprint_names = tuple(
             BLUEPRINT_NAME if i == 0 else f"{BLUEPRINT_NAME}_{i + 1}" for i in range(len(config.url_prefixes))
         )
         state = TelemetryState(
-            app=weakref.ref(app),
+            app,
             config=config,
             store=TelemetryStore(tables, engine, config.create_tables),
             blueprint_names=frozenset(blueprint_names),
-            authorizer=lambda: self._authorize,
+            authorizer=lambda: self.authorize,
         )
         app.extensions[EXTENSION_KEY] = state
-        install_counting_hook(app, state)
+        install_counting_hook(app, state.names, state.resolve_name, state.count_command)
         if config.url_prefixes:
             blueprint = make_blueprint()
             for name, prefix in zip(blueprint_names, config.url_prefixes, strict=True):
                 app.register_blueprint(blueprint, name=name, url_prefix=prefix or None)
         if config.openapi_url:
             app.add_url_rule(config.openapi_url, OPENAPI_ENDPOINT, serve_openapi, methods=["GET"])
-        from .cli import telemetry_cli
-
         app.cli.add_command(telemetry_cli)
 
-    def _database(self, app: Flask, bind_key: str | None, uri: str | None) -> tuple[MetaData, Callable[[], Engine]]:
-        """Where the tables live and how to get an engine, without connecting."""
-        db = self.db
-        if db is not None and uri is None:
-            metadata = db.metadatas.get(bind_key) or db._make_metadata(bind_key)
-            app_ref = weakref.ref(app)
-            cache: list[Engine] = []
-
-            def host_engine() -> Engine:
-                if not cache:
-                    target = app_ref()
-                    if has_app_context() and current_app._get_current_object() is target:  # type: ignore[attr-defined]
-                        cache.append(db.engines[bind_key])
-                    else:
-                        assert target is not None
-                        with target.app_context():
-                            cache.append(db.engines[bind_key])
-                return cache[0]
-
-            return metadata, host_engine
-        if uri is None and bind_key is not None:
-            uri = _bind_uri(app, bind_key)
-        if uri is None:
-            uri = app.config.get("SQLALCHEMY_DATABASE_URI") or f"sqlite:///{SQLITE_FILE}"
-        # a relative SQLite file is in the instance folder, made on first use
-        in_instance = _relative_sqlite_in_instance(uri, app.instance_path)
-        if in_instance is not None:
-            own = OwnEngine(in_instance)
-
-            def instance_engine() -> Engine:
-                os.makedirs(app.instance_path, exist_ok=True)
-                return own()
-
-            return MetaData(), instance_engine
-        return MetaData(), OwnEngine(uri)
-
-    # -- per-app access -------------------------------------------------------------------
-
     def state(self, app: Flask | None = None) -> TelemetryState:
-        """The state of ``app`` (default: the current app)."""
-        if app is None:
-            if not has_app_context():
-                raise NotInitializedError(
-                    "No app given and no app context: pass app=..., or run inside 'with app.app_context():'."
-                )
-            app = current_app._get_current_object()  # type: ignore[attr-defined]
-        assert app is not None
-        try:
-            state: TelemetryState = app.extensions[EXTENSION_KEY]
-        except KeyError:
-            raise NotInitializedError(
-                f"TelemetryExt is not initialized on app {app.import_name!r}: did you forget to call init_app(app)?"
-            ) from None
-        return state
+        """The state of ``app`` (default: the current app); raises NotInitializedError."""
+        return get_state(app)
 
     # -- public API -----------------------------------------------------------------------
 
@@ -192,31 +113,35 @@ class TelemetryExt:
     def authorizer(self, hook: F) -> F:
         """Decorator form of the ``authorize`` option; applies to apps initialized afterwards
         and to those already initialized by this object."""
-        self._authorize = hook
+        self.authorize = hook
         return hook
 
     def count_command(self, name: str, n: int = 1, *, app: Flask | None = None) -> None:
         """Count a command run outside a request (a job, a CLI command)."""
         validate_command_name(name)
-        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-            raise ValueError(f"count_command(n={n!r}): n must be a positive integer")
-        self.state(app).count_command(name, n)
+        get_state(app).count_command(name, _positive("count_command(n)", n))
 
     def mark_occurrence(self, name: str, count: int = 1, *, app: Flask | None = None) -> None:
         """Mark ``count`` occurrences of one of the four metrics (internal or public name)."""
         internal = canonical_metric(name)
-        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-            raise ValueError(f"mark_occurrence(count={count!r}): count must be a positive integer")
-        self.state(app).mark_metric(internal, count)
+        get_state(app).mark_metric(internal, _positive("mark_occurrence(count)", count))
 
     def data(self, *, app: Flask | None = None) -> TelemetryData:
         """The current document as objects (what ``/telemetry/data`` serializes)."""
-        return self.state(app).collect()
+        return get_state(app).collect()
 
     def flush(self, *, app: Flask | None = None) -> None:
         """Write this process's unflushed counts to the database now (cluster scope)."""
-        self.state(app).flush()
+        get_state(app).flush()
 
     def reset(self, *, app: Flask | None = None) -> None:
         """Zero the counts of every instance sharing the database; move the start date."""
-        self.state(app).reset()
+        get_state(app).reset()
+
+    def close(self, app: Flask | None = None) -> None:
+        """Stop ``app``'s flush thread after a last flush and dispose of the extension's own
+        engine (never the host's). Counting again later starts a new thread.
+
+        .. versionadded:: 0.2.0
+        """
+        get_state(app).close()

@@ -1,8 +1,9 @@
 """The background flush: one daemon thread per serving process.
 
 It starts on the first count in a process (so after a fork, in the worker that serves), never
-at import or in ``init_app``. It calls the state's ``sync()`` when it starts, then every
-``CAMUNDA_TELEMETRY_FLUSH_INTERVAL`` seconds; at interpreter exit it calls it one last time.
+at import or in ``init_app``. It calls ``sync()`` when it starts, then every
+``CAMUNDA_TELEMETRY_FLUSH_INTERVAL`` seconds; at interpreter exit (or :meth:`Flusher.stop`) it
+calls it one last time. ``sync()`` returning False means the app is gone: the thread ends.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import threading
 import weakref
 from collections.abc import Callable
 
-from . import forking
+from .forking import ForkAware
 
 __all__ = ["Flusher"]
 
@@ -29,23 +30,33 @@ def _stop_at_exit(ref: weakref.ref[Flusher]) -> None:
         flusher.stop()
 
 
-class Flusher:
+class Flusher(ForkAware):
     """Calls ``sync`` every ``interval`` seconds in a daemon thread, and at exit."""
 
-    def __init__(self, sync: Callable[[], None], interval: float, name: str) -> None:
+    fork_fresh = {
+        "_lock": threading.Lock,
+        "_stop": threading.Event,
+        #: held during a sync, and by a thread that forks (so that no fork happens mid-sync).
+        "_busy": threading.RLock,
+        "_thread": lambda: None,
+        "started": lambda: False,
+        "_failing": lambda: False,
+        "_held_for_fork": lambda: False,
+    }
+    _lock: threading.Lock
+    _stop: threading.Event
+    _busy: threading.RLock
+    _thread: threading.Thread | None
+    started: bool
+    _failing: bool
+    _held_for_fork: bool
+
+    def __init__(self, sync: Callable[[], bool], interval: float, name: str) -> None:
+        super().__init__()
         self._sync = sync
         self.interval = interval
         self.name = name
-        self.started = False
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._failing = False
         self._atexit_registered = False
-        #: held during a sync, and by a thread that forks (so that no fork happens mid-sync).
-        self._busy = threading.RLock()
-        self._held_for_fork = False
-        forking.register(self)
 
     def start(self) -> None:
         """Start the thread if this process has none yet (cheap to call again)."""
@@ -61,31 +72,38 @@ class Flusher:
             self.started = True
 
     def run_once(self) -> bool:
-        """One sync; failures are logged once per outage, and retried at the next tick."""
+        """One sync; failures are logged once per outage and retried at the next tick.
+        False when the app is gone."""
         with self._busy:
             try:
-                self._sync()
+                alive = self._sync()
             except Exception as exc:  # noqa: BLE001 - a flush must never take the process down
                 if not self._failing:
                     log.warning("telemetry flush failed, will retry every %ss: %s", self.interval, exc)
                 self._failing = True
-                return False
+                return True
             if self._failing:
                 log.info("telemetry flush recovered")
             self._failing = False
-            return True
+            return alive
 
     def _run(self) -> None:
         # A first sync right away: it writes the first counts and, in process scope, records the
         # shared start date this process began under, so a reset made before the first tick is seen.
         stop = self._stop
-        self.run_once()
+        if not self.run_once():
+            return
         while not stop.wait(self.interval):
-            self.run_once()
+            if not self.run_once():
+                return
 
-    def stop(self) -> None:
-        """Stop the thread and flush what is left (graceful shutdown)."""
+    def stop(self, final_sync: bool = True) -> None:
+        """Stop the thread; with ``final_sync``, wait for it and sync what is left (graceful
+        shutdown, ``close``)."""
         self._stop.set()
+        if not final_sync:
+            self.started = False
+            return
         thread = self._thread
         if thread is not None and thread.is_alive() and thread is not threading.current_thread():
             thread.join(timeout=self.interval + 5)
@@ -93,25 +111,14 @@ class Flusher:
             self.run_once()
         self.started = False
 
-    def _before_fork(self) -> None:
+    def before_fork(self) -> None:
         # Wait for a sync in progress: forking in its middle would leave the child an import, a
         # connection or SQLite's locks half-taken by a thread it does not have.
         self._held_for_fork = self._busy.acquire(timeout=FORK_WAIT)
         if not self._held_for_fork:
             log.warning("forking while a telemetry flush has been running for over %ss", FORK_WAIT)
 
-    def _after_fork_in_parent(self) -> None:
+    def after_fork_in_parent(self) -> None:
         if self._held_for_fork:
             self._held_for_fork = False
             self._busy.release()
-
-    def _after_fork(self) -> None:
-        # Threads do not survive fork: the child starts its own on its first count. The parent's
-        # thread may have held the locks (or the stop event's) at fork time: make them anew.
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._busy = threading.RLock()
-        self._held_for_fork = False
-        self._thread = None
-        self.started = False
-        self._failing = False

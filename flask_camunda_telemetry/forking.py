@@ -1,13 +1,15 @@
-"""Fork awareness: objects that must start afresh in a child process after ``os.fork()``.
+"""Fork safety: what a forked child must make anew, declared once per class.
 
 Pre-fork servers (gunicorn ``--preload``) fork after ``init_app``. A child must not share the
-parent's counts, locks, pooled connections or flush thread; registered objects get their
-``_after_fork()`` called in the child. The hook is registered once, on first use.
+parent's counts, locks, pooled connections or threads. A class that holds any of them derives
+from :class:`ForkAware` and names them in ``fork_fresh``: each attribute's factory makes it in
+``__init__`` *and* again in a forked child, so the two can never disagree. A lock is never made
+any other way in this package (a test checks that every lock reachable from an app's state is
+a new object in a forked child).
 
-An object may also define ``_before_fork()`` and ``_after_fork_in_parent()``: the flusher uses
-them so that a process never forks while its flush thread is in the middle of a sync (holding
-an import lock, a database connection or SQLite's process-wide locks that the child would
-inherit half-taken, and hang on).
+A class may also define ``before_fork`` and ``after_fork_in_parent`` (the flusher uses them so
+that a process never forks while its flush thread is in the middle of a database call), and
+``after_fork`` for what is not a plain attribute (an engine's pool).
 """
 
 from __future__ import annotations
@@ -15,51 +17,39 @@ from __future__ import annotations
 import os
 import threading
 import weakref
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, ClassVar
 
-__all__ = ["register"]
+__all__ = ["ForkAware"]
 
-
-class _ForkAware(Protocol):
-    def _after_fork(self) -> None: ...
-
-
-_objects: weakref.WeakSet[_ForkAware] = weakref.WeakSet()
-_guard = threading.Lock()
+_objects: weakref.WeakSet[ForkAware] = weakref.WeakSet()
+_guard = threading.Lock()  # module-level, used only by register(): never held across a fork
 _hooked = False
-# Per forking thread: the objects whose _before_fork ran, for the matching _after_fork_in_parent.
-_forking = threading.local()
-
-
-def _prepared() -> list[_ForkAware]:
-    prepared: list[_ForkAware] | None = getattr(_forking, "prepared", None)
-    if prepared is None:
-        prepared = _forking.prepared = []
-    return prepared
+_forking = threading.local()  # per forking thread: the objects whose before_fork ran
 
 
 def _before_fork() -> None:
-    prepared = _prepared()
+    prepared: list[ForkAware] = []
+    _forking.prepared = prepared
     for obj in list(_objects):
-        before = getattr(obj, "_before_fork", None)
-        if before is not None:
-            before()
-            prepared.append(obj)
+        obj.before_fork()
+        prepared.append(obj)
 
 
 def _after_fork_in_parent() -> None:
-    prepared = _prepared()
+    prepared: list[ForkAware] = getattr(_forking, "prepared", [])
     while prepared:
-        prepared.pop()._after_fork_in_parent()  # type: ignore[attr-defined]
+        prepared.pop().after_fork_in_parent()
 
 
 def _after_fork_in_child() -> None:
-    _prepared().clear()
+    _forking.prepared = []
     for obj in list(_objects):
-        obj._after_fork()
+        obj.make_fresh()
+        obj.after_fork()
 
 
-def register(obj: _ForkAware) -> None:
+def _register(obj: ForkAware) -> None:
     global _hooked
     with _guard:
         if not _hooked:
@@ -68,3 +58,32 @@ def register(obj: _ForkAware) -> None:
             )
             _hooked = True
         _objects.add(obj)
+
+
+class ForkAware:
+    """Base class of everything that holds per-process resources.
+
+    ``fork_fresh`` maps attribute names to factories (``{"_lock": threading.Lock}``); the
+    attributes are set by :meth:`make_fresh`, which ``__init__`` calls and which runs again in
+    every forked child. Subclasses call ``super().__init__()`` first.
+    """
+
+    fork_fresh: ClassVar[dict[str, Callable[[], Any]]] = {}
+
+    def __init__(self) -> None:
+        self.make_fresh()
+        _register(self)
+
+    def make_fresh(self) -> None:
+        for cls in reversed(type(self).__mro__):
+            for name, factory in vars(cls).get("fork_fresh", {}).items():
+                setattr(self, name, factory())
+
+    def before_fork(self) -> None:
+        """Called in the parent just before a fork."""
+
+    def after_fork_in_parent(self) -> None:
+        """Called in the parent just after a fork (for each object whose before_fork ran)."""
+
+    def after_fork(self) -> None:
+        """Called in the child after :meth:`make_fresh`, for what is not a plain attribute."""

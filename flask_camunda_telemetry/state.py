@@ -1,36 +1,35 @@
-"""Per-app state, kept in ``app.extensions["camunda_telemetry"]``, and how it becomes data.
+"""Per-app state, kept in ``app.extensions["camunda_telemetry"]``, and the one way to reach it.
 
 Where things come from:
 
-* counts are made in :mod:`.counting` (called by :mod:`.hooks` and the public API);
+* counts are made in :mod:`.counting` (the request hook and the public API call in here);
 * every database access is in :mod:`.storage`;
-* the JSON keys are set in :mod:`.schemas`, from the objects built by :meth:`TelemetryState.collect`.
+* the document is put together in :mod:`.document.build` and its JSON keys in
+  :mod:`.document.schemas`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import threading
 import weakref
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from . import forking
+from flask import Flask, current_app, has_app_context
+
 from .config import TelemetryConfig
-from .counting import Counter
-from .environment import detect_application_server, python_runtime
+from .counting.commands import command_name
+from .counting.counts import PendingCounts
+from .document.build import build_document
+from .document.environment import detect_application_server
+from .document.model import ApplicationServer, TelemetryData
+from .exceptions import NotInitializedError
 from .flushing import Flusher
-from .metrics import INTERNAL_NAMES, output_name
-from .model import ApplicationServer, Count, Internals, Product, TelemetryData
-from .naming import command_name
-from .storage import TelemetryStore
+from .forking import ForkAware
+from .storage.store import TelemetryStore
 
-if TYPE_CHECKING:
-    from flask import Flask
-
-__all__ = ["EXTENSION_KEY", "OPENAPI_ENDPOINT", "TelemetryState"]
+__all__ = ["EXTENSION_KEY", "OPENAPI_ENDPOINT", "TelemetryState", "get_state"]
 
 EXTENSION_KEY = "camunda_telemetry"
 #: The endpoint serving CAMUNDA_TELEMETRY_OPENAPI_URL (never counted).
@@ -44,39 +43,63 @@ def _now() -> dt.datetime:
     return dt.datetime.now().astimezone()
 
 
-@dataclass(eq=False)
-class TelemetryState:
-    """Everything the extension keeps for one app."""
+def get_state(app: Flask | None = None) -> TelemetryState:
+    """The telemetry state of ``app`` (default: the current app); the only way in.
 
-    app: weakref.ref[Flask]
-    config: TelemetryConfig
-    store: TelemetryStore
-    #: the names the blueprint is registered under (one per URL prefix); never counted.
-    blueprint_names: frozenset[str]
-    #: returns the current ``authorize`` hook (it may be set after init_app with ``@ext.authorizer``).
-    authorizer: Callable[[], Callable[[], Any] | None] = lambda: None
-    commands: Counter = field(default_factory=Counter)
-    metrics: Counter = field(default_factory=Counter)
-    started_at: dt.datetime = field(default_factory=_now)
-    application_server: ApplicationServer | None = None
-    #: endpoint -> command name (None: not counted); filled on first use of each endpoint.
-    names: dict[str, str | None] = field(default_factory=dict)
-    flusher: Flusher = field(init=False)
-    _shared_start: dt.datetime | None = field(default=None, init=False)
-    _sync_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    :raises NotInitializedError: no app and no app context, or ``init_app`` never ran on it.
+    """
+    if app is None:
+        if not has_app_context():
+            raise NotInitializedError(
+                "No app given and no app context: pass app=..., or run inside 'with app.app_context():'."
+            )
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+    assert app is not None
+    state = app.extensions.get(EXTENSION_KEY)
+    if not isinstance(state, TelemetryState):
+        raise NotInitializedError(
+            f"TelemetryExt is not initialized on app {app.import_name!r}: did you forget to call init_app(app)?"
+        )
+    return state
 
-    def __post_init__(self) -> None:
-        self.flusher = Flusher(self.sync_in_app, self.config.flush_interval, "camunda-telemetry-flush")
-        forking.register(self)
+
+class TelemetryState(ForkAware):
+    """Everything the extension keeps for one app. Holds the app only weakly."""
+
+    fork_fresh = {"_sync_lock": threading.Lock, "_shared_start": lambda: None}
+    _sync_lock: threading.Lock
+    #: the shared start date last seen (process scope compares it to notice a reset elsewhere).
+    _shared_start: dt.datetime | None
+
+    def __init__(
+        self,
+        app: Flask,
+        config: TelemetryConfig,
+        store: TelemetryStore,
+        blueprint_names: frozenset[str],
+        authorizer: Callable[[], Callable[[], Any] | None],
+    ) -> None:
+        super().__init__()
+        self.app = weakref.ref(app)
+        self.config = config
+        self.store = store
+        #: the names the blueprint is registered under (one per URL prefix); never counted.
+        self.blueprint_names = blueprint_names
+        #: returns the current ``authorize`` hook (it may be set after init_app with ``@ext.authorizer``).
+        self.authorizer = authorizer
+        self.commands = PendingCounts()
+        self.metrics = PendingCounts()
+        self.started_at = _now()
+        self.application_server: ApplicationServer | None = None
+        #: endpoint -> command name (None: not counted); filled on first use of each endpoint.
+        self.names: dict[str, str | None] = {}
+        self.flusher = Flusher(self.sync_in_app, config.flush_interval, "camunda-telemetry-flush")
+        weakref.finalize(app, self.close, flush=False)
 
     # -- counting (request path: memory only) --------------------------------------------
 
     def resolve_name(self, endpoint: str) -> str | None:
         """The command name for ``endpoint``, or None when it is not counted. Cached."""
-        try:
-            return self.names[endpoint]
-        except KeyError:
-            pass
         name: str | None = None
         excluded = (
             endpoint in self.config.excluded_endpoints
@@ -133,12 +156,14 @@ class TelemetryState:
                 self.started_at = shared
             self._shared_start = shared
 
-    def sync_in_app(self) -> None:
+    def sync_in_app(self) -> bool:
+        """:meth:`sync` inside the app's context; False (nothing done) once the app is gone."""
         app = self.app()
         if app is None:
-            return
+            return False
         with app.app_context():
             self.sync()
+        return True
 
     def reset(self) -> dt.datetime:
         """Zero the counts (shared and this process's) and move the start date."""
@@ -150,6 +175,12 @@ class TelemetryState:
             self.started_at = now
             self._shared_start = now
         return now
+
+    def close(self, flush: bool = True) -> None:
+        """Stop the flush thread (after a last flush when ``flush``) and dispose of the
+        extension's own engine. Counting again starts a new thread."""
+        self.flusher.stop(final_sync=flush)
+        self.store.lazy_engine.dispose()
 
     # -- the document ---------------------------------------------------------------------
 
@@ -165,29 +196,16 @@ class TelemetryState:
         """Build the document. Raises DatabaseUnavailableError when the database is needed and down."""
         installation = self.store.installation_id()
         commands, metrics, start = self._counts()
-        config = self.config
-        internals = Internals(
+        return build_document(
+            self.config,
+            installation=installation,
             database=self.store.database(),
             application_server=self.application_server,
-            license_key=(
-                dataclasses.replace(config.license_key, customer=None, raw=None)
-                if config.license_key is not None and config.redact_license
-                else config.license_key
-            ),
-            camunda_integration=list(config.integrations),
-            data_collection_start_date=start,
-            commands={name: Count(n) for name, n in sorted(commands.items())},
-            metrics={output_name(name, config.metric_names): Count(metrics.get(name, 0)) for name in INTERNAL_NAMES},
-            webapps=list(config.webapps),
-            jdk=python_runtime(),
+            commands=commands,
+            metrics=metrics,
+            start=start,
         )
-        product = Product(
-            name=config.product_name, version=config.product_version, edition=config.edition, internals=internals
-        )
-        return TelemetryData(installation=installation, product=product)
 
-    def _after_fork(self) -> None:
-        self._sync_lock = threading.Lock()
-        self.started_at = _now() if self.config.scope == "process" else self.started_at
-        # The child's counts all postdate the fork: its first sync sets the start it compares with.
-        self._shared_start = None
+    def after_fork(self) -> None:
+        if self.config.scope == "process":
+            self.started_at = _now()

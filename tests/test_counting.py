@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections import Counter as Tally
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from flask import Blueprint, Flask
 
 from flask_camunda_telemetry import TelemetryExt, UnknownMetricError
-from flask_camunda_telemetry.counting import Counter
+from flask_camunda_telemetry.counting.counts import PendingCounts
 
 from .apps import make_app
 
@@ -147,13 +147,13 @@ def test_counts_are_exact_under_concurrency(database_url: str, tmp_path: Path) -
         ("get", "/process-instance", "query_process_instances"),
         ("get", "/deployment", "GetDeploymentsCmd"),
     ]
-    sent: Tally[str] = Tally()
+    sent: Counter[str] = Counter()
     lock = threading.Lock()
     start = threading.Barrier(8)
 
     def worker(seed: int) -> None:
         client = app.test_client()
-        mine: Tally[str] = Tally()
+        mine: Counter[str] = Counter()
         start.wait()
         for i in range(500):
             method, path, name = routes[(seed + i * (seed + 1)) % len(routes)]
@@ -172,8 +172,8 @@ def test_counts_are_exact_under_concurrency(database_url: str, tmp_path: Path) -
 
 
 def test_counter_is_exact_under_contention() -> None:
-    counter = Counter()
-    flushed: Tally[str] = Tally()
+    counter = PendingCounts()
+    flushed: Counter[str] = Counter()
 
     def add() -> None:
         for i in range(20_000):
@@ -190,7 +190,7 @@ def test_counter_is_exact_under_contention() -> None:
         thread.join()
     flushed.update(counter.take())
     assert sum(flushed.values()) == 160_000
-    assert flushed == Tally({f"c{i}": 8 * len(range(i, 20_000, 7)) for i in range(7)})
+    assert flushed == Counter({f"c{i}": 8 * len(range(i, 20_000, 7)) for i in range(7)})
 
 
 def test_no_database_io_and_no_thread_start_on_the_request_path(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ from flask.views import MethodView
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flask_camunda_telemetry.naming import command_name, mark_command, validate_command_name
+from flask_camunda_telemetry.counting.commands import command_name, mark_command, validate_command_name
 
 
 @given(st.text(max_size=300))

@@ -13,7 +13,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from werkzeug.serving import make_server
 
 from example_app import create_app
-from flask_camunda_telemetry.openapi import add_to_spec, build_spec
+from flask_camunda_telemetry.rest.openapi import add_to_spec, build_spec
 
 from .apps import make_app
 

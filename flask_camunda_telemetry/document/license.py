@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from .exceptions import LicenseKeyError
+from ..exceptions import LicenseKeyError
 from .model import LicenseKey
 
 __all__ = ["parse_license_key"]

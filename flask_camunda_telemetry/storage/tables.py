@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import BigInteger, Column, Integer, MetaData, PrimaryKeyConstraint, String, Table
 
+from ..exceptions import ConfigurationError
+
 __all__ = ["TelemetryTables", "define_tables"]
 
 
@@ -44,22 +46,29 @@ def _count_table(metadata: MetaData, name: str) -> Table:
     )
 
 
-def _get_or_define(metadata: MetaData, name: str, columns: tuple[str, ...], define: object) -> Table:
+def _get_or_define(metadata: MetaData, key: str, name: str, columns: tuple[str, ...], define: object) -> Table:
     existing = metadata.tables.get(name)
     if existing is None:
         return define(metadata, name)  # type: ignore[operator, no-any-return]
     missing = [c for c in columns if c not in existing.c]
     if missing:
-        raise ValueError(
-            f"table {name!r} is already defined in this metadata without the columns {missing}; "
-            "choose another name with CAMUNDA_TELEMETRY_PROPERTY_TABLE / CAMUNDA_TELEMETRY_COUNT_TABLE"
+        raise ConfigurationError(
+            key, name, f"a table of that name is already defined in this metadata without the columns {missing}; "
+            "choose another name"
         )
     return existing
 
 
 def define_tables(metadata: MetaData, property_table: str, count_table: str) -> TelemetryTables:
-    """The tables in ``metadata``; a table already defined there under that name is reused."""
+    """The tables in ``metadata``; a table already defined there under that name is reused.
+
+    :raises ConfigurationError: naming the key whose table clashes with another definition.
+    """
     return TelemetryTables(
-        property=_get_or_define(metadata, property_table, ("NAME_", "VALUE_", "REV_"), _property_table),
-        count=_get_or_define(metadata, count_table, ("kind", "name", "total"), _count_table),
+        property=_get_or_define(
+            metadata, "CAMUNDA_TELEMETRY_PROPERTY_TABLE", property_table, ("NAME_", "VALUE_", "REV_"), _property_table
+        ),
+        count=_get_or_define(
+            metadata, "CAMUNDA_TELEMETRY_COUNT_TABLE", count_table, ("kind", "name", "total"), _count_table
+        ),
     )

@@ -12,7 +12,7 @@ from typing import Any
 from flask import Response, current_app
 from werkzeug.exceptions import HTTPException
 
-from .exceptions import DatabaseUnavailableError
+from ..exceptions import DatabaseUnavailableError
 
 __all__ = ["authorization_error", "error_response", "handle_exception", "json_response"]
 

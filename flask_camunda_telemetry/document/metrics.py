@@ -7,7 +7,7 @@ either name.
 
 from __future__ import annotations
 
-from .exceptions import UnknownMetricError
+from ..exceptions import UnknownMetricError
 
 __all__ = ["INTERNAL_NAMES", "PUBLIC_NAMES", "canonical_metric", "output_name"]
 

@@ -1,4 +1,4 @@
-"""How a request's view becomes a command name.
+"""Commands: how a request's view becomes a command name, and the hook that counts it.
 
 The name of a command is, in this order:
 
@@ -10,6 +10,10 @@ The name of a command is, in this order:
 
 Names come from the app's endpoints, never from the request path, so the set of names is
 bounded by the routes the app registered.
+
+The hook runs as a ``before_request`` function, so a view that raises is counted too, and a
+request that matched no route (404, 405: ``request.endpoint`` is None) is not. Its only work is a
+dict look-up and an in-memory increment under a lock.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-__all__ = ["COMMAND_ATTRIBUTE", "command_name", "mark_command", "validate_command_name"]
+from flask import Flask, request
+
+__all__ = ["COMMAND_ATTRIBUTE", "command_name", "install_counting_hook", "mark_command", "validate_command_name"]
 
 #: The attribute ``@telemetry.command`` sets on a view function.
 COMMAND_ATTRIBUTE = "__camunda_telemetry_command__"
@@ -52,3 +58,25 @@ def command_name(endpoint: str, view: Callable[..., Any] | None) -> str:
     if isinstance(view_class, type):
         return view_class.__name__
     return endpoint.replace(".", "_")
+
+
+def install_counting_hook(
+    app: Flask,
+    names: dict[str, str | None],
+    resolve: Callable[[str], str | None],
+    count: Callable[[str], None],
+) -> None:
+    """Count one command per request routed to a view.
+
+    ``names`` caches endpoint -> command name (None: not counted); ``resolve`` fills it.
+    """
+
+    def count_camunda_command() -> None:
+        endpoint = request.endpoint
+        if endpoint is None:
+            return
+        name = names[endpoint] if endpoint in names else resolve(endpoint)
+        if name is not None:
+            count(name)
+
+    app.before_request(count_camunda_command)

@@ -9,29 +9,26 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import logging
 import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, Table, and_, create_engine, delete, false, func, insert, literal, or_, select, update
+from sqlalchemy import Engine, Table, and_, delete, false, func, insert, literal, or_, select, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
-from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql.expression import Executable
 
-from . import forking
-from .environment import detect_database
-from .exceptions import DatabaseUnavailableError
-from .model import Database
+from ..document.environment import detect_database
+from ..document.model import Database
+from ..exceptions import DatabaseUnavailableError
+from ..forking import ForkAware
+from .engines import LazyEngine
 from .tables import TelemetryTables
 
-__all__ = ["INSTALLATION_ID", "META", "START_DATE", "OwnEngine", "TelemetryStore"]
-
-log = logging.getLogger("flask_camunda_telemetry")
+__all__ = ["INSTALLATION_ID", "META", "START_DATE", "TelemetryStore"]
 
 #: The property Camunda stores its installation id under.
 INSTALLATION_ID = "camunda.installation.id"
@@ -54,71 +51,31 @@ _TRANSIENT = ("deadlock", "lock wait timeout", "database is locked", "could not 
 _ATTEMPTS = 12
 
 
-def _create_engine(uri: str) -> Engine:
-    """An engine for the extension's own use, with bounded connect times."""
-    url = make_url(uri)
-    backend = url.get_backend_name()
-    options: dict[str, Any] = {"pool_pre_ping": True}
-    if backend == "sqlite":
-        if url.database in (None, "", ":memory:"):
-            options.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
-        else:
-            options["connect_args"] = {"timeout": 30}
-    elif backend in ("postgresql", "mysql", "mariadb"):
-        options["connect_args"] = {"connect_timeout": 5}
-    return create_engine(url, **options)
-
-
-class OwnEngine:
-    """The extension's own engine, made on first use and made anew in a forked child."""
-
-    def __init__(self, uri: str) -> None:
-        self.uri = uri
-        self._engine: Engine | None = None
-        self._lock = threading.Lock()
-        forking.register(self)
-
-    def __call__(self) -> Engine:
-        engine = self._engine
-        if engine is None:
-            with self._lock:
-                if self._engine is None:
-                    self._engine = _create_engine(self.uri)
-                engine = self._engine
-        return engine
-
-    def _after_fork(self) -> None:
-        self._lock = threading.Lock()
-        if self._engine is not None:
-            self._engine.dispose(close=False)  # leave the parent's connections to the parent
-
-
 def _is_transient(exc: BaseException) -> bool:
     text = str(getattr(exc, "orig", exc)).lower()
     return any(marker in text for marker in _TRANSIENT)
 
 
-class TelemetryStore:
+class TelemetryStore(ForkAware):
     """The extension's database access for one app."""
 
-    def __init__(self, tables: TelemetryTables, engine: Callable[[], Engine], create_tables: bool) -> None:
+    fork_fresh = {"_lock": threading.Lock}
+    _lock: threading.Lock
+
+    def __init__(self, tables: TelemetryTables, engine: LazyEngine, create_tables: bool) -> None:
+        super().__init__()
         self.tables = tables
-        self._engine = engine
+        self.lazy_engine = engine
         self._create_tables = create_tables
         self._tables_ready = False
         self._installation_id: str | None = None
         self._database: Database | None = None
-        self._lock = threading.Lock()
-        forking.register(self)
-
-    def _after_fork(self) -> None:
-        self._lock = threading.Lock()  # another thread of the parent may have held it
 
     # -- plumbing -------------------------------------------------------------------------
 
     @property
     def engine(self) -> Engine:
-        return self._engine()
+        return self.lazy_engine()
 
     def _retry(self, action: str, work: Callable[[Connection], T]) -> T:
         """Run ``work`` in a transaction, retrying lock conflicts; map outages to one error."""
@@ -127,10 +84,7 @@ class TelemetryStore:
         for attempt in range(_ATTEMPTS):
             try:
                 with self.engine.begin() as conn:
-                    result = work(conn)
-                    if self._database is None:
-                        self._database = detect_database(conn)
-                    return result
+                    return work(conn)
             except IntegrityError:
                 raise
             except DBAPIError as exc:
@@ -193,27 +147,40 @@ class TelemetryStore:
         row = conn.execute(select(prop.c.VALUE_).where(prop.c.NAME_ == name)).first()
         return (row is not None, row[0] if row is not None else None)
 
-    def _set_property_once(self, name: str, make_value: Callable[[], str]) -> str:
-        """Read ``name``; if it is missing or empty, write ``make_value()`` so that exactly one
-        writer wins, and return what the database holds afterwards."""
-        prop = self.tables.property
+    def _settle(self, what: str, read: Callable[[Connection], T | None], first: Callable[[], Executable | None]) -> T:
+        """Read a value; while it is missing, run ``first()``'s statement so that exactly one
+        writer wins (a duplicate insert is ignored), then read what the database holds."""
         for _ in range(_ATTEMPTS):
-            exists, value = self._retry(f"read {name}", lambda c: self._read_property(c, name))
-            if value:
+            value = self._retry(f"read {what}", read)
+            if value is not None:
                 return value
+            statement = first()
+            if statement is not None:
+                with contextlib.suppress(IntegrityError):  # another process wrote it first: read theirs
+                    self._execute(f"write {what}", statement)
+        raise DatabaseUnavailableError(f"Cannot settle {what}; retry later.")
+
+    def _set_property_once(self, name: str, make_value: Callable[[], str]) -> str:
+        """The property ``name``; if missing or empty, ``make_value()`` is written (an empty value
+        is repaired in place, never duplicated)."""
+        prop = self.tables.property
+        state: dict[str, bool] = {}
+
+        def read(conn: Connection) -> str | None:
+            state["exists"], value = self._read_property(conn, name)
+            return value or None
+
+        def first() -> Executable:
             new = make_value()
-            statement: Executable
-            if exists:  # an empty value is repaired in place, never duplicated
-                statement = (
+            if state["exists"]:
+                return (
                     update(prop)
                     .where(and_(prop.c.NAME_ == name, or_(prop.c.VALUE_.is_(None), prop.c.VALUE_ == "")))
                     .values(VALUE_=new, REV_=func.coalesce(prop.c.REV_, 0) + 1)
                 )
-            else:
-                statement = insert(prop).values(NAME_=name, VALUE_=new, REV_=1)
-            with contextlib.suppress(IntegrityError):  # another process inserted it first: read theirs
-                self._execute(f"write {name}", statement)
-        raise DatabaseUnavailableError(f"Cannot settle the property {name!r}; retry later.")
+            return insert(prop).values(NAME_=name, VALUE_=new, REV_=1)
+
+        return self._settle(repr(name), read, first)
 
     def installation_id(self) -> str:
         """The database's installation id, created on first use; cached for the process."""
@@ -225,8 +192,10 @@ class TelemetryStore:
         return self._installation_id
 
     def database(self) -> Database:
-        """Vendor and version of the database, once it has been reached."""
-        return self._database or Database()
+        """Vendor and version of the database, asked once per process."""
+        if self._database is None:
+            self._database = self._retry("detect the database", detect_database)
+        return self._database
 
     def start_date(self, default: dt.datetime) -> dt.datetime:
         """When the shared counts began; set to ``default`` if nobody has set it yet.
@@ -237,14 +206,12 @@ class TelemetryStore:
         self.ensure_tables()
         count = self.tables.count
         query = select(count.c.total).where(and_(count.c.kind == META, count.c.name == START_DATE))
-        for _ in range(_ATTEMPTS):
-            value = self._retry("read the start date", lambda c: c.execute(query).scalar())
-            if value is not None:
-                return _from_micros(int(value))
-            first = insert(count).values(kind=META, name=START_DATE, total=_to_micros(default))
-            with contextlib.suppress(IntegrityError):  # another process set it first: read theirs
-                self._execute("write the start date", first)
-        raise DatabaseUnavailableError("Cannot settle the data collection start date; retry later.")
+        micros = self._settle(
+            "the data collection start date",
+            lambda c: c.execute(query).scalar(),
+            lambda: insert(count).values(kind=META, name=START_DATE, total=_to_micros(default)),
+        )
+        return _from_micros(int(micros))
 
     # -- counts ---------------------------------------------------------------------------
 

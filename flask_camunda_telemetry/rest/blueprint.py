@@ -12,12 +12,12 @@ from typing import Any
 from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import BadRequest, MethodNotAllowed, NotFound, RequestEntityTooLarge, default_exceptions
 
-from .errors import authorization_error, error_response, handle_exception, json_response
-from .exceptions import AuthenticationRequired, AuthorizationDenied
-from .schemas import TelemetryDataSchema
-from .state import EXTENSION_KEY, OPENAPI_ENDPOINT, TelemetryState
+from ..document.schemas import TelemetryDataSchema
+from ..exceptions import AuthenticationRequired, AuthorizationDenied
+from ..state import TelemetryState, get_state
+from .responses import authorization_error, error_response, handle_exception, json_response
 
-__all__ = ["BLUEPRINT_NAME", "OPENAPI_ENDPOINT", "make_blueprint", "serve_openapi"]
+__all__ = ["BLUEPRINT_NAME", "make_blueprint", "serve_openapi"]
 
 BLUEPRINT_NAME = "camunda_telemetry"
 
@@ -26,11 +26,6 @@ BLUEPRINT_NAME = "camunda_telemetry"
 _ANY = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT", "QUERY"]
 _MAX_BODY = 64 * 1024  # a configuration body is a few bytes; never buffer more than this
 _data_schema = TelemetryDataSchema()
-
-
-def _state() -> TelemetryState:
-    state: TelemetryState = current_app.extensions[EXTENSION_KEY]
-    return state
 
 
 def _allow(*methods: str) -> Response | None:
@@ -65,7 +60,7 @@ def telemetry_data() -> Response:
     options = _allow("GET", "HEAD")
     if options is not None:
         return options
-    state = _state()
+    state = get_state()
     refused = _authorized(state)
     if refused is not None:
         return refused
@@ -102,9 +97,9 @@ def unknown_resource(subpath: str = "") -> Response:
 
 def serve_openapi() -> Response:
     """``CAMUNDA_TELEMETRY_OPENAPI_URL``: the OpenAPI description of the first URL prefix."""
-    from .openapi import build_spec
+    from .openapi import build_spec  # apispec is optional: imported only when the route is served
 
-    prefixes = _state().config.url_prefixes
+    prefixes = get_state().config.url_prefixes
     return json_response(build_spec(prefixes[0] if prefixes else ""))
 
 

@@ -1,8 +1,9 @@
-"""In-memory counters: the only thing the request path touches.
+"""In-memory counts: the only thing the request path touches.
 
-A :class:`Counter` holds per-name counts under one lock. Increments go to ``pending`` (the deltas
-not yet written to the database); :meth:`Counter.take` hands them to a flush, which either
-confirms them (:meth:`Counter.confirm`) or gives them back (:meth:`Counter.restore`).
+A :class:`PendingCounts` holds per-name counts under one lock. Increments go to ``pending`` (the
+deltas not yet written to the database); :meth:`PendingCounts.take` hands them to a flush, which
+either confirms them (:meth:`PendingCounts.confirm`) or gives them back
+(:meth:`PendingCounts.restore`).
 """
 
 from __future__ import annotations
@@ -10,24 +11,27 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 
-from . import forking
+from ..forking import ForkAware
 
-__all__ = ["Counter"]
+__all__ = ["PendingCounts"]
 
-class Counter:
+
+def _add_into(target: dict[str, int], deltas: Mapping[str, int]) -> None:
+    for name, n in deltas.items():
+        target[name] = target.get(name, 0) + n
+
+
+class PendingCounts(ForkAware):
     """Thread-safe counts per name for one process.
 
     ``process totals`` = what this process flushed (``confirmed``) + what it has not (``pending``).
     After a fork the child starts from zero: the parent keeps, and flushes, what it counted.
     """
 
-    __slots__ = ("__weakref__", "_confirmed", "_lock", "_pending")
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._pending: dict[str, int] = {}
-        self._confirmed: dict[str, int] = {}
-        forking.register(self)
+    fork_fresh = {"_lock": threading.Lock, "_pending": dict, "_confirmed": dict}
+    _lock: threading.Lock
+    _pending: dict[str, int]
+    _confirmed: dict[str, int]
 
     def add(self, name: str, n: int = 1) -> None:
         """Count ``n`` occurrences of ``name``. O(1), no I/O."""
@@ -44,26 +48,18 @@ class Counter:
     def confirm(self, deltas: Mapping[str, int]) -> None:
         """The deltas from :meth:`take` were written: keep them in this process's totals."""
         with self._lock:
-            confirmed = self._confirmed
-            for name, n in deltas.items():
-                confirmed[name] = confirmed.get(name, 0) + n
+            _add_into(self._confirmed, deltas)
 
     def restore(self, deltas: Mapping[str, int]) -> None:
         """A flush failed: put its deltas back so the next flush writes them."""
         with self._lock:
-            pending = self._pending
-            for name, n in deltas.items():
-                pending[name] = pending.get(name, 0) + n
-
-    def has_pending(self) -> bool:
-        return bool(self._pending)
+            _add_into(self._pending, deltas)
 
     def totals(self) -> dict[str, int]:
         """This process's counts since it started (or was reset), flushed or not."""
         with self._lock:
             totals = dict(self._confirmed)
-            for name, n in self._pending.items():
-                totals[name] = totals.get(name, 0) + n
+            _add_into(totals, self._pending)
         return totals
 
     def reset(self) -> None:
@@ -71,9 +67,3 @@ class Counter:
         with self._lock:
             self._pending = {}
             self._confirmed = {}
-
-    def _after_fork(self) -> None:
-        # The lock may have been held by another thread of the parent at fork time.
-        self._lock = threading.Lock()
-        self._pending = {}
-        self._confirmed = {}

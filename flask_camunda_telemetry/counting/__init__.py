@@ -1,0 +1,1 @@
+"""Counting: command names, the request hook, and the in-memory counts."""

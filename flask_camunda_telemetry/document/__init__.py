@@ -1,0 +1,1 @@
+"""The document: the objects behind ``/telemetry/data``, their schemas, metrics and license."""

@@ -1,0 +1,51 @@
+"""The document built from its parts: where every value of ``/telemetry/data`` is put.
+
+The JSON keys themselves are written by :mod:`.schemas`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from .environment import python_runtime
+from .metrics import INTERNAL_NAMES, output_name
+from .model import ApplicationServer, Count, Database, Internals, Product, TelemetryData
+
+if TYPE_CHECKING:
+    from ..config import TelemetryConfig
+
+__all__ = ["build_document"]
+
+
+def build_document(
+    config: TelemetryConfig,
+    *,
+    installation: str,
+    database: Database,
+    application_server: ApplicationServer | None,
+    commands: Mapping[str, int],
+    metrics: Mapping[str, int],
+    start: dt.datetime,
+) -> TelemetryData:
+    """The document of one installation; ``metrics`` are keyed by internal name."""
+    license_key = config.license_key
+    if license_key is not None and config.redact_license:
+        license_key = dataclasses.replace(license_key, customer=None, raw=None)
+    internals = Internals(
+        database=database,
+        application_server=application_server,
+        license_key=license_key,
+        camunda_integration=list(config.integrations),
+        data_collection_start_date=start,
+        commands={name: Count(n) for name, n in sorted(commands.items())},
+        metrics={output_name(name, config.metric_names): Count(metrics.get(name, 0)) for name in INTERNAL_NAMES},
+        webapps=list(config.webapps),
+        jdk=python_runtime(),
+    )
+    product = Product(
+        name=config.product_name, version=config.product_version, edition=config.edition, internals=internals
+    )
+    return TelemetryData(installation=installation, product=product)

@@ -1,0 +1,1 @@
+"""Storage: the tables and every database access of the extension."""

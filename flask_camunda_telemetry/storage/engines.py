@@ -1,0 +1,138 @@
+"""Which database the extension uses, and its engine, made on first use.
+
+In this order: the host's Flask-SQLAlchemy ``db`` (its metadata and engine, ``BIND_KEY`` picking
+a bind), ``CAMUNDA_TELEMETRY_DATABASE_URI``, the URI of ``SQLALCHEMY_BINDS[BIND_KEY]``,
+``SQLALCHEMY_DATABASE_URI``, and last a SQLite file in the instance folder. As in
+Flask-SQLAlchemy, a relative SQLite path is a file in the instance folder.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import weakref
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from flask import Flask, current_app, has_app_context
+from sqlalchemy import Engine, MetaData, create_engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import StaticPool
+
+from ..exceptions import ConfigurationError
+from ..forking import ForkAware
+
+if TYPE_CHECKING:
+    from flask_sqlalchemy import SQLAlchemy
+
+__all__ = ["SQLITE_FILE", "LazyEngine", "resolve_database"]
+
+#: The SQLite file in the instance folder used when nothing else names a database.
+SQLITE_FILE = "camunda_telemetry.sqlite"
+
+
+class LazyEngine(ForkAware):
+    """An engine made by ``factory`` on first use.
+
+    ``owned``: the extension made it, so it disposes of it (in a forked child, leaving the
+    parent's connections to the parent, and on :meth:`dispose`); the host's engine is the host's.
+    """
+
+    fork_fresh = {"_lock": threading.Lock}
+    _lock: threading.Lock
+
+    def __init__(self, factory: Callable[[], Engine], *, owned: bool) -> None:
+        super().__init__()
+        self._factory = factory
+        self.owned = owned
+        self._engine: Engine | None = None
+
+    def __call__(self) -> Engine:
+        engine = self._engine
+        if engine is None:
+            with self._lock:
+                if self._engine is None:
+                    self._engine = self._factory()
+                engine = self._engine
+        return engine
+
+    def after_fork(self) -> None:
+        if self.owned and self._engine is not None:
+            self._engine.dispose(close=False)
+
+    def dispose(self) -> None:
+        """Close the pooled connections of an owned engine (it is made anew if used again)."""
+        with self._lock:
+            engine, self._engine = self._engine, None
+        if engine is not None and self.owned:
+            engine.dispose()
+
+
+def create_own_engine(uri: str, makedirs: str | None = None) -> Engine:
+    """An engine for the extension's own use, with bounded connect times."""
+    if makedirs is not None:
+        os.makedirs(makedirs, exist_ok=True)
+    url = make_url(uri)
+    backend = url.get_backend_name()
+    options: dict[str, Any] = {"pool_pre_ping": True}
+    if backend == "sqlite":
+        if url.database in (None, "", ":memory:"):
+            options.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
+        else:
+            options["connect_args"] = {"timeout": 30}
+    elif backend in ("postgresql", "mysql", "mariadb"):
+        options["connect_args"] = {"connect_timeout": 5}
+    return create_engine(url, **options)
+
+
+def _relative_sqlite_in_instance(uri: str, instance_path: str) -> str | None:
+    """The URI with the path in the instance folder, or None if ``uri`` is not a relative
+    SQLite file path."""
+    url = make_url(uri)
+    path = url.database
+    if url.get_backend_name() != "sqlite" or not path or path == ":memory:" or path.startswith("file:"):
+        return None
+    if os.path.isabs(path):
+        return None
+    return url.set(database=os.path.join(instance_path, path)).render_as_string(hide_password=False)
+
+
+def _bind_uri(app: Flask, bind_key: str) -> str:
+    """The URI of ``SQLALCHEMY_BINDS[bind_key]`` (a URI, or a dict of engine options with ``url``)."""
+    bind = (app.config.get("SQLALCHEMY_BINDS") or {}).get(bind_key)
+    uri = bind.get("url") if isinstance(bind, dict) else bind
+    if not isinstance(uri, str) or not uri:
+        raise ConfigurationError(
+            "CAMUNDA_TELEMETRY_BIND_KEY", bind_key, "expected a key of SQLALCHEMY_BINDS that names a database URI"
+        )
+    return uri
+
+
+def _host_engine(app_ref: weakref.ref[Flask], db: SQLAlchemy, bind_key: str | None) -> Engine:
+    app = app_ref()
+    if app is None:
+        raise RuntimeError("the app this telemetry state belongs to has been garbage-collected")
+    if has_app_context() and current_app._get_current_object() is app:  # type: ignore[attr-defined]
+        return db.engines[bind_key]
+    with app.app_context():
+        return db.engines[bind_key]
+
+
+def resolve_database(
+    app: Flask, db: SQLAlchemy | None, bind_key: str | None, uri: str | None
+) -> tuple[MetaData, LazyEngine]:
+    """Where the tables are defined and the engine to use, without connecting."""
+    if db is not None and uri is None:
+        metadata = db.metadatas.get(bind_key) or db._make_metadata(bind_key)
+        app_ref = weakref.ref(app)  # never the app itself: the state must not keep it alive
+        return metadata, LazyEngine(lambda: _host_engine(app_ref, db, bind_key), owned=False)
+    if uri is None and bind_key is not None:
+        uri = _bind_uri(app, bind_key)
+    if uri is None:
+        uri = app.config.get("SQLALCHEMY_DATABASE_URI") or f"sqlite:///{SQLITE_FILE}"
+    in_instance = _relative_sqlite_in_instance(uri, app.instance_path)
+    if in_instance is not None:
+        instance_path = app.instance_path
+        return MetaData(), LazyEngine(lambda: create_own_engine(in_instance, instance_path), owned=True)
+    own_uri = uri
+    return MetaData(), LazyEngine(lambda: create_own_engine(own_uri), owned=True)
