@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from .apps import make_app
-from .databases import fresh_database, selected_backends
+from .support.apps import make_app
+from .support.databases import fresh_database, selected_backends
 
 
 @pytest.fixture(params=selected_backends())

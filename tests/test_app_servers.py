@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .processes import (
+from .support.processes import (
     Server,
     assert_served,
     counts,
@@ -19,7 +19,7 @@ from .processes import (
     shared_counts,
     wait_for,
 )
-from .serving_app import expected_counts, mixed_traffic
+from .support.serving_app import expected_counts, mixed_traffic
 
 # The server, as named in SERVER_SOFTWARE, and the distribution that installs it.
 SERVERS = {

@@ -16,9 +16,8 @@ import sqlalchemy as sa
 
 from flask_camunda_telemetry import TelemetryExt
 
-from .apps import make_app
-from .databases import table_names
-from .test_installation_id import INSTALLATION_ID, is_uuid4
+from .support.apps import make_app
+from .support.databases import INSTALLATION_ID, is_uuid4, table_names
 
 # engine/src/main/resources/org/camunda/bpm/engine/db/create/activiti.{postgres,mysql}.create.engine.sql
 CREATE_TABLE = {

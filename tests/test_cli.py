@@ -7,8 +7,8 @@ import platform
 import re
 from pathlib import Path
 
-from .processes import assert_served, counts, drive, flask_cli, serve, server_env, wait_for_counts
-from .serving_app import ALL_METRICS, expected_counts, mixed_traffic
+from .support.processes import assert_served, counts, drive, flask_cli, serve, server_env, wait_for_counts
+from .support.serving_app import ALL_METRICS, expected_counts, mixed_traffic
 
 VENDORS = {"sqlite": "SQLite", "postgresql": "PostgreSQL", "mysql": "MariaDB"}
 

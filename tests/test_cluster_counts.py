@@ -1,6 +1,6 @@
 """Counts that agree across gunicorn workers, app processes, restarts and resets, on every database.
 
-Every server runs ``tests.serving_app`` with ``CAMUNDA_TELEMETRY_FLUSH_INTERVAL=0.3`` unless a test
+Every server runs ``tests.support.serving_app`` with ``CAMUNDA_TELEMETRY_FLUSH_INTERVAL=0.3`` unless a test
 says otherwise. Waiting is done by polling with a generous deadline; what is asserted never
 depends on timing.
 """
@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .processes import (
+from .support.processes import (
     Counts,
     Reply,
     Server,
@@ -29,7 +29,7 @@ from .processes import (
     wait_for,
     wait_for_counts,
 )
-from .serving_app import ALL_METRICS, expected_counts, mixed_traffic
+from .support.serving_app import ALL_METRICS, expected_counts, mixed_traffic
 
 NOTHING: Counts = ({}, dict.fromkeys(ALL_METRICS, 0))
 

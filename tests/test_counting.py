@@ -13,7 +13,7 @@ from flask import Blueprint, Flask
 from flask_camunda_telemetry import TelemetryExt, UnknownMetricError
 from flask_camunda_telemetry.counting.counts import PendingCounts
 
-from .apps import make_app
+from .support.apps import make_app
 
 
 def _commands(app: Flask) -> dict[str, int]:

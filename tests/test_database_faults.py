@@ -19,10 +19,9 @@ from flask.testing import FlaskClient
 
 from flask_camunda_telemetry import DatabaseUnavailableError, TelemetryExt
 
-from .apps import make_app
-from .databases import selected_backends
-from .servers import DatabaseServer, private_server
-from .test_host_database import host_app
+from .support.apps import host_app, make_app
+from .support.databases import selected_backends
+from .support.servers import DatabaseServer, private_server
 
 SERVER_BACKENDS = [backend for backend in selected_backends() if backend != "sqlite"]
 NO_BACKGROUND_FLUSH = {"CAMUNDA_TELEMETRY_FLUSH_INTERVAL": 3600}

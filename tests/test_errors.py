@@ -10,7 +10,7 @@ from flask import Flask
 
 from flask_camunda_telemetry import TelemetryExt
 
-from .apps import make_app
+from .support.apps import make_app
 
 
 def _camunda_error(response, status: int, type_: str) -> dict[str, object]:  # type: ignore[no-untyped-def]

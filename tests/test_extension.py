@@ -15,7 +15,7 @@ from flask_camunda_telemetry import (
     TelemetryExt,
 )
 
-from .apps import make_app
+from .support.apps import make_app
 
 
 def _sqlite(tmp_path: Path, name: str = "t") -> str:

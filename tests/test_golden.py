@@ -14,7 +14,7 @@ from flask import Flask
 
 from flask_camunda_telemetry import TelemetryExt
 
-from .apps import make_app
+from .support.apps import make_app
 
 SEED = json.loads((Path(__file__).parent / "data" / "seed_example.json").read_text())
 LICENSE = SEED["product"]["internals"]["license-key"]["raw"]

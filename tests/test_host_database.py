@@ -13,14 +13,12 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.pool import Pool
 
 from flask_camunda_telemetry import TelemetryExt
 
-from .apps import make_app
-from .databases import table_names
-from .test_installation_id import INSTALLATION_ID, PROPERTY_TABLE, is_uuid4, property_rows
+from .support.apps import host_app, make_app
+from .support.databases import INSTALLATION_ID, PROPERTY_TABLE, is_uuid4, property_rows, table_names
 
 COUNT_TABLE = "camunda_telemetry_count"
 TELEMETRY_TABLES = {PROPERTY_TABLE, COUNT_TABLE}
@@ -29,22 +27,6 @@ TELEMETRY_TABLES = {PROPERTY_TABLE, COUNT_TABLE}
 def stored_id(url: str) -> str:
     [(_, value, _)] = property_rows(url, INSTALLATION_ID)
     return str(value)
-
-
-def host_app(instance: Path, **config: Any) -> tuple[Flask, SQLAlchemy]:
-    """A host app with its own model and a view using its database, and ``db = SQLAlchemy(app)``."""
-    app = Flask("host", instance_path=str(instance))
-    app.config.update(TESTING=True, **config)
-    db = SQLAlchemy(app)
-
-    class Item(db.Model):  # type: ignore[name-defined, misc]
-        id: Mapped[int] = mapped_column(primary_key=True)
-
-    @app.get("/items")
-    def items() -> dict[str, int]:
-        return {"items": db.session.query(Item).count()}
-
-    return app, db
 
 
 # -- the host's db ------------------------------------------------------------------------

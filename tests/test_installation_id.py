@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -16,116 +15,25 @@ import sqlalchemy as sa
 
 from flask_camunda_telemetry import TelemetryExt
 
-from .apps import make_app
+from .support.apps import make_app
+from .support.databases import INSTALLATION_ID, PROPERTY_TABLE, execute, is_uuid4, property_rows
 
 REPO = Path(__file__).resolve().parent.parent
-PROPERTY_TABLE = "camunda_telemetry_property"
-INSTALLATION_ID = "camunda.installation.id"
 PROCESSES = 32
 #: a guard against a hung race, not a timing assertion
 RACE_LIMIT = 240
 
-# The race runs in a fresh interpreter that imports the package and the drivers once, then forks
-# the app instances (as a pre-fork server makes workers, but before any app exists). Each child
-# builds its own app, engine and connections, says "ready", and blocks reading a pipe shared by
-# all until the test closes its end, which wakes all of them at the same moment. Each then reads the
-# document through the extension and writes one JSON line. The interpreter waits for every child
-# by its PID and reports their exit codes last.
-#
-# "connected" mode: each child also opens (and pools) a connection before saying "ready", so that
-# after the start only SQL is left to do: the creation of the tables and the insert of the id
-# then overlap as much as they can.
-RACE = r"""
-import json, os, sys, traceback
-from pathlib import Path
-
-from flask_camunda_telemetry import TelemetryExt
-from tests.apps import make_app
-
-for driver in ("psycopg", "pymysql"):  # imported once here rather than in each child after the start
-    try:
-        __import__(driver)
-    except ImportError:
-        pass
-
-url, workdir, mode = sys.argv[1], Path(sys.argv[2]), sys.argv[5]
-count, start_signal = int(sys.argv[3]), int(sys.argv[4])
-
-
-def say(line):
-    os.write(1, (line + "\n").encode())  # one write per line: the children's lines do not interleave
-
-
-def instance(i):
-    ext = TelemetryExt()
-    app = make_app(url, workdir / f"instance-{i}", ext, CAMUNDA_TELEMETRY_FLUSH_INTERVAL=3600)
-    if mode == "connected":
-        ext.state(app).store.engine.connect().close()
-    say("ready")
-    os.read(start_signal, 1)  # returns when the test closes the pipe: the start signal, for all at once
-    data = ext.data(app=app)
-    start = data.product.internals.data_collection_start_date
-    say(json.dumps({"pid": os.getpid(), "installation": data.installation, "start": start.isoformat()}))
-
-
-pids = []
-for i in range(count):
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            instance(i)
-            code = 0
-        except BaseException:
-            traceback.print_exc()
-        finally:
-            sys.stderr.flush()
-            os._exit(code)
-    pids.append(pid)
-codes = [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in pids]
-say(json.dumps({"exit_codes": codes}))
-"""
-
-
-def is_uuid4(value: str | None) -> bool:
-    if value is None:
-        return False
-    try:
-        parsed = uuid.UUID(value)
-    except ValueError:
-        return False
-    return parsed.version == 4 and str(parsed) == value
-
-
-def property_rows(url: str, name: str, table: str = PROPERTY_TABLE) -> list[tuple[Any, ...]]:
-    engine = sa.create_engine(url, poolclass=sa.NullPool)
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(sa.text(f"SELECT NAME_, VALUE_, REV_ FROM {table} WHERE NAME_ = :n"), {"n": name})
-            return [tuple(row) for row in rows]
-    finally:
-        engine.dispose()
-
-
-def execute(url: str, *statements: str) -> None:
-    engine = sa.create_engine(url, poolclass=sa.NullPool)
-    try:
-        with engine.begin() as conn:
-            for statement in statements:
-                conn.execute(sa.text(statement))
-    finally:
-        engine.dispose()
 
 
 def start_together(url: str, tmp_path: Path, mode: str = "cold", count: int = PROCESSES) -> list[dict[str, Any]]:
     """Start ``count`` separate processes, release them at the same moment, return what each read.
 
-    ``mode``: "cold" (nothing has connected before the start) or "connected" (see ``RACE``)."""
+    ``mode``: "cold" (nothing has connected before the start) or "connected" (see ``tests/support/race.py``)."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     wait_end, signal_end = os.pipe()
     try:
         race = subprocess.Popen(
-            [sys.executable, "-c", RACE, url, str(tmp_path), str(count), str(wait_end), mode],
+            [sys.executable, "-m", "tests.support.race", url, str(tmp_path), str(count), str(wait_end), mode],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=env,
             pass_fds=(wait_end,),
         )

@@ -15,7 +15,7 @@ from werkzeug.serving import make_server
 from example_app import create_app
 from flask_camunda_telemetry.rest.openapi import add_to_spec, build_spec
 
-from .apps import make_app
+from .support.apps import make_app
 
 
 def test_nested_objects_are_objects_and_absent_values_nullable() -> None:

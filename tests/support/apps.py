@@ -7,6 +7,8 @@ from typing import Any
 
 from flask import Flask, abort
 from flask.views import MethodView
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy.orm import Mapped, mapped_column
 
 from flask_camunda_telemetry import TelemetryExt
 
@@ -54,3 +56,19 @@ def make_app(database_url: str | None, instance: Path, ext: TelemetryExt | None 
 
     ext.init_app(app)
     return app
+
+
+def host_app(instance: Path, **config: Any) -> tuple[Flask, SQLAlchemy]:
+    """A host app with its own model and a view using its database, and ``db = SQLAlchemy(app)``."""
+    app = Flask("host", instance_path=str(instance))
+    app.config.update(TESTING=True, **config)
+    db = SQLAlchemy(app)
+
+    class Item(db.Model):  # type: ignore[name-defined, misc]
+        id: Mapped[int] = mapped_column(primary_key=True)
+
+    @app.get("/items")
+    def items() -> dict[str, int]:
+        return {"items": db.session.query(Item).count()}
+
+    return app, db

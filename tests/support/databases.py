@@ -19,12 +19,15 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 BACKENDS = ("sqlite", "postgresql", "mariadb")
+PROPERTY_TABLE = "camunda_telemetry_property"
+INSTALLATION_ID = "camunda.installation.id"
 
 ADMIN_URLS = {
     "postgresql": os.environ.get(
@@ -99,3 +102,33 @@ def selected_backends() -> tuple[str, ...]:
             f"CAMUNDA_TELEMETRY_TEST_DATABASES={raw!r}: use a comma-separated list of {', '.join(BACKENDS)}"
         )
     return backends
+
+
+def is_uuid4(value: str | None) -> bool:
+    if value is None:
+        return False
+    try:
+        parsed = uuid.UUID(value)
+    except ValueError:
+        return False
+    return parsed.version == 4 and str(parsed) == value
+
+
+def property_rows(url: str, name: str, table: str = PROPERTY_TABLE) -> list[tuple[Any, ...]]:
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text(f"SELECT NAME_, VALUE_, REV_ FROM {table} WHERE NAME_ = :n"), {"n": name})
+            return [tuple(row) for row in rows]
+    finally:
+        engine.dispose()
+
+
+def execute(url: str, *statements: str) -> None:
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    try:
+        with engine.begin() as conn:
+            for statement in statements:
+                conn.execute(sa.text(statement))
+    finally:
+        engine.dispose()

@@ -24,7 +24,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -36,6 +35,7 @@ from types import TracebackType
 import sqlalchemy as sa
 
 from .databases import unavailable
+from .net import free_port
 
 __all__ = [
     "DatabaseServer",
@@ -53,12 +53,6 @@ STARTUP_LIMIT = 60.0
 class ServerUnavailableError(RuntimeError):
     """The binaries to run a private server are not installed."""
 
-
-def free_port() -> int:
-    """A TCP port of 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class DatabaseServer:

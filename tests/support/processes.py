@@ -12,7 +12,6 @@ import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -26,6 +25,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from .net import free_port
 from .serving_app import ALL_METRICS, PID_HEADER
 
 __all__ = [
@@ -47,10 +47,10 @@ __all__ = [
     "wait_for_counts",
 ]
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 #: The WSGI app every server runs.
-APP_FACTORY = "tests.serving_app:create_app"
+APP_FACTORY = "tests.support.serving_app:create_app"
 STARTUP_DEADLINE = 60.0
 STOP_DEADLINE = 30.0
 
@@ -59,11 +59,6 @@ COUNT_TABLE = "camunda_telemetry_count"
 #: Log lines that mean something went wrong in a server (a traceback, a failed flush).
 ERROR_MARKERS = ("Traceback (most recent call last)", "telemetry flush failed", "[ERROR]", "[CRITICAL]")
 
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def server_env(database_url: str, **settings: Any) -> dict[str, str]:
@@ -329,7 +324,7 @@ def read_everywhere(server: Server, minimum: int = 16, deadline: float = 30.0) -
 
 
 def flask_cli(env: Mapping[str, str], *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``flask --app tests.serving_app:create_app <args>`` with ``env``."""
+    """Run ``flask --app tests.support.serving_app:create_app <args>`` with ``env``."""
     return subprocess.run(
         [str(BIN / "flask"), "--app", APP_FACTORY, *args],
         cwd=REPO,

@@ -1,0 +1,1 @@
+"""What the tests share: apps, databases, database servers, app servers, ports, documents."""

@@ -1,0 +1,66 @@
+"""The installation-id race, run as ``python -m tests.support.race URL WORKDIR COUNT FD MODE``.
+
+The race runs in a fresh interpreter that imports the package and the drivers once, then forks
+the app instances (as a pre-fork server makes workers, but before any app exists). Each child
+builds its own app, engine and connections, says "ready", and blocks reading a pipe shared by
+all until the test closes its end, which wakes all of them at the same moment. Each then reads the
+document through the extension and writes one JSON line. The interpreter waits for every child
+by its PID and reports their exit codes last.
+
+"connected" mode: each child also opens (and pools) a connection before saying "ready", so that
+after the start only SQL is left to do: the creation of the tables and the insert of the id
+then overlap as much as they can.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+
+from flask_camunda_telemetry import TelemetryExt
+from tests.support.apps import make_app
+
+for driver in ("psycopg", "pymysql"):  # imported once here rather than in each child after the start
+    with contextlib.suppress(ImportError):
+        __import__(driver)
+
+url, workdir, mode = sys.argv[1], Path(sys.argv[2]), sys.argv[5]
+count, start_signal = int(sys.argv[3]), int(sys.argv[4])
+
+
+def say(line):
+    os.write(1, (line + "\n").encode())  # one write per line: the children's lines do not interleave
+
+
+def instance(i):
+    ext = TelemetryExt()
+    app = make_app(url, workdir / f"instance-{i}", ext, CAMUNDA_TELEMETRY_FLUSH_INTERVAL=3600)
+    if mode == "connected":
+        ext.state(app).store.engine.connect().close()
+    say("ready")
+    os.read(start_signal, 1)  # returns when the test closes the pipe: the start signal, for all at once
+    data = ext.data(app=app)
+    start = data.product.internals.data_collection_start_date
+    say(json.dumps({"pid": os.getpid(), "installation": data.installation, "start": start.isoformat()}))
+
+
+pids = []
+for i in range(count):
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            instance(i)
+            code = 0
+        except BaseException:  # noqa: BLE001 - reported on stderr, exit code 1
+            traceback.print_exc()
+        finally:
+            sys.stderr.flush()
+            os._exit(code)
+    pids.append(pid)
+codes = [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in pids]
+say(json.dumps({"exit_codes": codes}))
