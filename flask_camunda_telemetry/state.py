@@ -184,7 +184,9 @@ class TelemetryState(ForkAware):
 
     # -- the document ---------------------------------------------------------------------
 
-    def _counts(self) -> tuple[dict[str, int], dict[str, int], dt.datetime]:
+    def counts(self) -> tuple[dict[str, int], dict[str, int], dt.datetime]:
+        """``(commands, metrics, start date)`` as the document reports them, in this app's scope
+        (cluster: flushes this process's counts first). Metrics are keyed by internal name."""
         if self.config.scope == "cluster":
             self.flush()
             shared = self.store.read_counts()
@@ -195,7 +197,7 @@ class TelemetryState(ForkAware):
     def collect(self) -> TelemetryData:
         """Build the document. Raises DatabaseUnavailableError when the database is needed and down."""
         installation = self.store.installation_id()
-        commands, metrics, start = self._counts()
+        commands, metrics, start = self.counts()
         return build_document(
             self.config,
             installation=installation,
