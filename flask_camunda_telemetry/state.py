@@ -184,15 +184,20 @@ class TelemetryState(ForkAware):
 
     # -- the document ---------------------------------------------------------------------
 
-    def counts(self) -> tuple[dict[str, int], dict[str, int], dt.datetime]:
-        """``(commands, metrics, start date)`` as the document reports them, in this app's scope
-        (cluster: flushes this process's counts first). Metrics are keyed by internal name."""
+    def lifetime_counts(self) -> tuple[dict[str, int], dict[str, int], dt.datetime]:
+        """``(commands, metrics, start date)`` counted since the start date, in this app's scope
+        (cluster: flushes this process's counts first); only a reset lowers them. Metrics are
+        keyed by internal name."""
         if self.config.scope == "cluster":
             self.flush()
             shared = self.store.read_counts()
             start = self.store.start_date(self.started_at)
             return shared.get(COMMANDS, {}), shared.get(METRICS, {}), start
         return self.commands.totals(), self.metrics.totals(), self.started_at
+
+    def counts(self) -> tuple[dict[str, int], dict[str, int], dt.datetime]:
+        """``(commands, metrics, start date)`` as the document reports them."""
+        return self.lifetime_counts()
 
     def collect(self) -> TelemetryData:
         """Build the document. Raises DatabaseUnavailableError when the database is needed and down."""

@@ -2,11 +2,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from flask import Flask
 
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
 from .support.apps import make_app
+from .support.browser import PageErrors, open_browser
 from .support.databases import fresh_database, selected_backends
 
 
@@ -27,3 +32,21 @@ def app(tmp_path: Path, database_url: str) -> Flask:
 def sqlite_app(tmp_path: Path) -> Flask:
     """The test app on a SQLite file, for behaviour that does not depend on the database."""
     return make_app(f"sqlite:///{tmp_path / 'telemetry.sqlite'}", tmp_path / "instance")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """One headless Chromium for the session (skips without it, fails under CI=true)."""
+    with open_browser() as chromium:
+        yield chromium
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh browser page; the test fails if the page logged an error or broke its CSP."""
+    context = browser.new_context()
+    new_page = context.new_page()
+    errors = PageErrors(new_page)
+    yield new_page
+    context.close()
+    assert not errors.messages, errors.messages
