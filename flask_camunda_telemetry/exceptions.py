@@ -59,9 +59,18 @@ class DatabaseUnavailableError(TelemetryError):
 
 
 class AuthenticationRequired(TelemetryError):  # noqa: N818 - a signal raised by hooks
-    """Raise from an ``authorize`` hook: the request is not authenticated (answers 401)."""
+    """Raise from an ``authorize`` hook: the request is not authenticated (answers 401).
 
-    def __init__(self, message: str = "Authentication is required to read the telemetry data.") -> None:
+    ``challenge`` is the ``WWW-Authenticate`` header of the answer (default
+    ``Bearer realm="telemetry"``); ``'Basic realm="..."'`` makes a browser ask for a password.
+
+    .. versionchanged:: 0.2.0 ``challenge``.
+    """
+
+    def __init__(
+        self, message: str = "Authentication is required to read the telemetry data.", *, challenge: str | None = None
+    ) -> None:
+        self.challenge = challenge
         super().__init__(message)
 
 

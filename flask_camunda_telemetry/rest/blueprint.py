@@ -7,6 +7,7 @@ and an unknown sub-path under ``/telemetry/`` (404).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request
@@ -14,22 +15,25 @@ from werkzeug.exceptions import BadRequest, MethodNotAllowed, NotFound, RequestE
 
 from ..document.schemas import TelemetryDataSchema
 from ..exceptions import AuthenticationRequired, AuthorizationDenied
-from ..state import TelemetryState, get_state
+from ..state import get_state
 from .responses import authorization_error, error_response, handle_exception, json_response
 
-__all__ = ["BLUEPRINT_NAME", "make_blueprint", "serve_openapi"]
+__all__ = ["ANY_METHODS", "BLUEPRINT_NAME", "allow", "authorize", "json_errors", "make_blueprint", "serve_openapi"]
 
 BLUEPRINT_NAME = "camunda_telemetry"
 
 # Routes accept every common method so that a wrong one gets a JSON 405 from this blueprint's
 # handler rather than the host app's HTML one; OPTIONS is answered here with the real methods.
-_ANY = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT", "QUERY"]
+ANY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT", "QUERY"]
 _MAX_BODY = 64 * 1024  # a configuration body is a few bytes; never buffer more than this
 _data_schema = TelemetryDataSchema()
 
 
-def _allow(*methods: str) -> Response | None:
-    """None when the request's method is one of ``methods``; the OPTIONS answer; else a 405."""
+def allow(*methods: str) -> Response | None:
+    """None when the request's method is one of ``methods``; the OPTIONS answer; else a 405.
+
+    For views registered with :data:`ANY_METHODS`, so that a wrong method gets a JSON 405.
+    """
     allowed = [*methods, "OPTIONS"]
     if request.method == "OPTIONS":
         response = current_app.response_class(status=200)
@@ -40,28 +44,36 @@ def _allow(*methods: str) -> Response | None:
     return None
 
 
-def _authorized(state: TelemetryState) -> Response | None:
-    """None when the request may read the data, else the 401/403 response."""
-    hook = state.authorizer()
+def authorize(hook: Callable[[], Any] | None) -> Response | None:
+    """Run an ``authorize`` hook: None when the request may go on, else the 401/403 response."""
     if hook is None:
         return None
     try:
         allowed = hook()
     except AuthenticationRequired as exc:
         response = error_response(401, str(exc), type_="AuthenticationException")
-        response.headers["WWW-Authenticate"] = 'Bearer realm="telemetry"'
+        response.headers["WWW-Authenticate"] = exc.challenge or 'Bearer realm="telemetry"'
         return response
     except AuthorizationDenied as exc:
         return authorization_error(exc.user_id)
     return None if allowed else authorization_error(None)
 
 
+def json_errors(blueprint: Blueprint) -> Blueprint:
+    """Answer every error of ``blueprint``'s routes in Camunda's JSON shape."""
+    # By code as well: Flask prefers an app's handler for a code over a blueprint's for a class.
+    for code in default_exceptions:
+        blueprint.register_error_handler(code, handle_exception)
+    blueprint.register_error_handler(Exception, handle_exception)
+    return blueprint
+
+
 def telemetry_data() -> Response:
-    options = _allow("GET", "HEAD")
+    options = allow("GET", "HEAD")
     if options is not None:
         return options
     state = get_state()
-    refused = _authorized(state)
+    refused = authorize(state.authorizer())
     if refused is not None:
         return refused
     state.observe_server(request.environ)
@@ -69,7 +81,7 @@ def telemetry_data() -> Response:
 
 
 def telemetry_configuration() -> Response | tuple[str, int]:
-    options = _allow("GET", "HEAD", "POST")
+    options = allow("GET", "HEAD", "POST")
     if options is not None:
         return options
     if request.method != "POST":
@@ -112,9 +124,5 @@ def make_blueprint() -> Blueprint:
         ("/telemetry/", unknown_resource),
         ("/telemetry/<path:subpath>", unknown_resource),
     ):
-        blueprint.add_url_rule(rule, view_func=view, methods=_ANY, provide_automatic_options=False)
-    # By code as well: Flask prefers an app's handler for a code over a blueprint's for a class.
-    for code in default_exceptions:
-        blueprint.register_error_handler(code, handle_exception)
-    blueprint.register_error_handler(Exception, handle_exception)
-    return blueprint
+        blueprint.add_url_rule(rule, view_func=view, methods=ANY_METHODS, provide_automatic_options=False)
+    return json_errors(blueprint)

@@ -119,9 +119,12 @@ def _host_engine(app_ref: weakref.ref[Flask], db: SQLAlchemy, bind_key: str | No
 
 
 def resolve_database(
-    app: Flask, db: SQLAlchemy | None, bind_key: str | None, uri: str | None
+    app: Flask, db: SQLAlchemy | None, bind_key: str | None, uri: str | None, default_file: str = SQLITE_FILE
 ) -> tuple[MetaData, LazyEngine]:
-    """Where the tables are defined and the engine to use, without connecting."""
+    """Where the tables are defined and the engine to use, without connecting.
+
+    ``default_file``: the SQLite file in the instance folder when nothing names a database.
+    """
     if db is not None and uri is None:
         metadata = db.metadatas.get(bind_key) or db._make_metadata(bind_key)
         app_ref = weakref.ref(app)  # never the app itself: the state must not keep it alive
@@ -129,7 +132,7 @@ def resolve_database(
     if uri is None and bind_key is not None:
         uri = _bind_uri(app, bind_key)
     if uri is None:
-        uri = app.config.get("SQLALCHEMY_DATABASE_URI") or f"sqlite:///{SQLITE_FILE}"
+        uri = app.config.get("SQLALCHEMY_DATABASE_URI") or f"sqlite:///{default_file}"
     in_instance = _relative_sqlite_in_instance(uri, app.instance_path)
     if in_instance is not None:
         instance_path = app.instance_path

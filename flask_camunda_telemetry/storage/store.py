@@ -12,7 +12,7 @@ import datetime as dt
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, Table, and_, delete, false, func, insert, literal, or_, select, update
@@ -28,7 +28,7 @@ from ..forking import ForkAware
 from .engines import LazyEngine
 from .tables import TelemetryTables
 
-__all__ = ["INSTALLATION_ID", "META", "START_DATE", "TelemetryStore"]
+__all__ = ["INSTALLATION_ID", "META", "START_DATE", "TelemetryStore", "create_missing_tables", "run_transaction"]
 
 #: The property Camunda stores its installation id under.
 INSTALLATION_ID = "camunda.installation.id"
@@ -56,6 +56,69 @@ def _is_transient(exc: BaseException) -> bool:
     return any(marker in text for marker in _TRANSIENT)
 
 
+_KEPT = "Counts are kept in memory and written when it is back; retry later."
+
+
+def run_transaction(engine: Engine, action: str, work: Callable[[Connection], T], hint: str) -> T:
+    """Run ``work`` in a transaction, retrying lock conflicts; map outages to one error whose
+    message ends with ``hint`` (what the caller does meanwhile).
+
+    .. versionadded:: 0.2.0
+    """
+    delay = 0.01
+    reconnected = False
+    for attempt in range(_ATTEMPTS):
+        try:
+            with engine.begin() as conn:
+                return work(conn)
+        except IntegrityError:
+            raise
+        except DBAPIError as exc:
+            if exc.connection_invalidated and not reconnected and attempt < _ATTEMPTS - 1:
+                # A pooled connection was dead (the server restarted; the host's engine may
+                # have no pre-ping): the pool is invalidated, so retry once at once, fresh.
+                reconnected = True
+                continue
+            if _is_transient(exc) and attempt < _ATTEMPTS - 1:
+                time.sleep(delay)
+                delay = min(delay * 2, 0.5)
+                continue
+            raise DatabaseUnavailableError(
+                f"Cannot {action}: the telemetry database is unavailable ({exc.orig!s}). {hint}"
+            ) from exc
+        except SQLAlchemyError as exc:
+            raise DatabaseUnavailableError(f"Cannot {action}: {exc!s}") from exc
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _exists(engine: Engine, table: Table) -> bool:
+    try:
+        with engine.connect() as conn:
+            conn.execute(select(literal(1)).select_from(table).where(false()))
+        return True
+    except DBAPIError:
+        return False
+
+
+def create_missing_tables(engine: Engine, tables: Iterable[Table], command: str) -> None:
+    """Create those of ``tables`` that are missing (with their indexes); tolerates another
+    process doing the same. ``command`` is what to run once the database is reachable.
+
+    .. versionadded:: 0.2.0
+    """
+    for table in tables:
+        if _exists(engine, table):
+            continue
+        try:
+            table.create(engine)
+        except DBAPIError as exc:
+            if not _exists(engine, table):  # it was not a concurrent creation that won
+                raise DatabaseUnavailableError(
+                    f"Cannot create table {table.name!r}: {exc.orig!s}. Run '{command}' "
+                    "once the database is reachable."
+                ) from exc
+
+
 class TelemetryStore(ForkAware):
     """The extension's database access for one app."""
 
@@ -78,59 +141,16 @@ class TelemetryStore(ForkAware):
         return self.lazy_engine()
 
     def _retry(self, action: str, work: Callable[[Connection], T]) -> T:
-        """Run ``work`` in a transaction, retrying lock conflicts; map outages to one error."""
-        delay = 0.01
-        reconnected = False
-        for attempt in range(_ATTEMPTS):
-            try:
-                with self.engine.begin() as conn:
-                    return work(conn)
-            except IntegrityError:
-                raise
-            except DBAPIError as exc:
-                if exc.connection_invalidated and not reconnected and attempt < _ATTEMPTS - 1:
-                    # A pooled connection was dead (the server restarted; the host's engine may
-                    # have no pre-ping): the pool is invalidated, so retry once at once, fresh.
-                    reconnected = True
-                    continue
-                if _is_transient(exc) and attempt < _ATTEMPTS - 1:
-                    time.sleep(delay)
-                    delay = min(delay * 2, 0.5)
-                    continue
-                raise DatabaseUnavailableError(
-                    f"Cannot {action}: the telemetry database is unavailable ({exc.orig!s}). "
-                    "Counts are kept in memory and written when it is back; retry later."
-                ) from exc
-            except SQLAlchemyError as exc:
-                raise DatabaseUnavailableError(f"Cannot {action}: {exc!s}") from exc
-        raise AssertionError("unreachable")  # pragma: no cover
+        return run_transaction(self.engine, action, work, _KEPT)
 
     def _execute(self, action: str, statement: Executable) -> None:
         self._retry(action, lambda conn: conn.execute(statement))
-
-    def _exists(self, table: Table) -> bool:
-        try:
-            with self.engine.connect() as conn:
-                conn.execute(select(literal(1)).select_from(table).where(false()))
-            return True
-        except DBAPIError:
-            return False
 
     # -- tables ---------------------------------------------------------------------------
 
     def create_tables(self) -> None:
         """Create the tables that are missing; tolerates another process doing the same."""
-        for table in (self.tables.property, self.tables.count):
-            if self._exists(table):
-                continue
-            try:
-                table.create(self.engine)
-            except DBAPIError as exc:
-                if not self._exists(table):  # it was not a concurrent creation that won
-                    raise DatabaseUnavailableError(
-                        f"Cannot create table {table.name!r}: {exc.orig!s}. Run 'flask telemetry init-db' "
-                        "once the database is reachable."
-                    ) from exc
+        create_missing_tables(self.engine, (self.tables.property, self.tables.count), "flask telemetry init-db")
         self._tables_ready = True
 
     def ensure_tables(self) -> None:
