@@ -23,6 +23,7 @@ __all__ = [
     "load_keys",
     "parse_bool",
     "parse_choice",
+    "parse_integer",
     "parse_names",
     "parse_optional_str",
     "parse_seconds",
@@ -105,6 +106,23 @@ def parse_seconds(low: float, high: float, *, integer: bool = False) -> Callable
         if isinstance(value, bool) or not in_range or (integer and not number.is_integer()):
             raise ConfigurationError(key, value, expected + (" (a whole number)" if integer else ""))
         return int(number) if integer else number
+
+    return parse
+
+
+def parse_integer(low: int, high: int, unit: str = "") -> Callable[[str, object], int]:
+    """A whole number in ``[low, high]`` (an int, or a string of digits); ``unit`` names it in errors.
+
+    .. versionadded:: 0.2.0
+    """
+    expected = f"expected a whole number{' of ' + unit if unit else ''} from {low} to {high}"
+
+    def parse(key: str, value: object) -> int:
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise ConfigurationError(key, value, expected)
+        return value
 
     return parse
 

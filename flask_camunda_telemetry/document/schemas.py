@@ -1,7 +1,9 @@
-"""marshmallow schemas that turn :mod:`.model` objects into Camunda's JSON.
+"""marshmallow schemas that turn :mod:`.model` objects into Camunda's JSON, and load it back.
 
 Dash keys are set once, in :class:`DashKeyedSchema`, from the Python attribute names
 (``application_server`` becomes ``application-server``). Absent values are written as ``null``.
+Loading (the collector's receiving side) reads the same keys: dates in Camunda's REST format,
+counts as ``{name: {"count": n}}`` with ``n`` a non-negative integer.
 """
 
 from __future__ import annotations
@@ -9,11 +11,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, fields
+from marshmallow import EXCLUDE, Schema, ValidationError, fields
 
 __all__ = [
+    "MAX_COUNT",
     "AuthorizationErrorSchema",
     "CamundaDateTime",
+    "CountsField",
     "DashKeyedSchema",
     "ErrorSchema",
     "TelemetryConfigurationSchema",
@@ -28,11 +32,29 @@ def format_camunda_datetime(value: dt.datetime) -> str:
     return local.strftime("%Y-%m-%dT%H:%M:%S.") + f"{local.microsecond // 1000:03d}" + local.strftime("%z")
 
 
+#: The largest count a document may carry (Camunda's counts are Java longs).
+MAX_COUNT = 2**63 - 1
+
+
 class CamundaDateTime(fields.Field):  # type: ignore[type-arg]
-    """A datetime written in Camunda's REST format (see :func:`format_camunda_datetime`)."""
+    """A datetime written in Camunda's REST format (see :func:`format_camunda_datetime`).
+
+    Loads that format and other ISO 8601 date-times (a naive one is taken as UTC) into an
+    aware datetime.
+    """
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
         return None if value is None else format_camunda_datetime(value)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dt.datetime:
+        if isinstance(value, str) and "T" in value:
+            try:
+                parsed = dt.datetime.fromisoformat(value)
+            except ValueError:
+                pass
+            else:
+                return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+        raise ValidationError("Not a date-time in Camunda's format, such as '2022-11-30T15:53:20.386+0100'.")
 
 
 class DashKeyedSchema(Schema):
@@ -65,6 +87,24 @@ class CountsField(fields.Dict):
             str(name): None if count is None else {"count": None if count.count is None else int(count.count)}
             for name, count in value.items()
         }
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dict[str, int]:
+        """``{name: {"count": n}}`` as ``{name: n}``; every ``n`` a non-negative integer."""
+        if not isinstance(value, dict):
+            raise ValidationError('Not an object of {"<name>": {"count": <integer>}}.')
+        counts: dict[str, int] = {}
+        errors: dict[str, Any] = {}
+        for name, entry in value.items():
+            n = entry.get("count") if isinstance(entry, dict) else None
+            if isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= MAX_COUNT:
+                counts[name] = n
+            elif not isinstance(entry, dict):
+                errors[name] = ['Not an object {"count": <integer>}.']
+            else:
+                errors[name] = {"count": [f"Not an integer from 0 to {MAX_COUNT}."]}
+        if errors:
+            raise ValidationError(errors)
+        return counts
 
 
 class VendorVersionSchema(DashKeyedSchema):

@@ -1,0 +1,138 @@
+"""The JSON API for scripts: ``<prefix>/api/installations`` and ``<prefix>/api/usage``.
+
+Both are guarded by the ``authorize`` hook. Times are ISO 8601 in UTC.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Response, request
+from marshmallow import Schema, fields
+from werkzeug.exceptions import BadRequest
+
+from ..document.schemas import DashKeyedSchema
+from ..rest.blueprint import allow, authorize
+from ..rest.responses import json_response
+from .state import CollectorState, get_collector_state
+from .store import COMMAND, METRIC, Usage
+
+__all__ = [
+    "InstallationSchema",
+    "UsageSchema",
+    "api_installations",
+    "api_usage",
+    "guard",
+    "installation_record",
+    "usage_filters",
+]
+
+
+class ProductSummarySchema(DashKeyedSchema):
+    name = fields.String()
+    version = fields.String()
+    edition = fields.String()
+
+
+class InstallationSchema(DashKeyedSchema):
+    """One installation: its latest product, its first and last report, how many are stored."""
+
+    installation = fields.String()
+    product = fields.Nested(ProductSummarySchema)
+    first_report = fields.AwareDateTime(format="iso")
+    last_report = fields.AwareDateTime(format="iso")
+    reports = fields.Integer()
+
+
+class UsageSchema(Schema):
+    """Totals summed over the matching reports; names whose total is 0 are left out."""
+
+    commands = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    metrics = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+
+
+_installations = InstallationSchema(many=True)
+_FILTERS = ("installation", "since", "until", "version")
+
+
+def utc(value: dt.datetime) -> dt.datetime:
+    """A stored (naive UTC) time made aware."""
+    return value.replace(tzinfo=dt.UTC)
+
+
+def installation_record(row: Any) -> dict[str, Any]:
+    """An installation row as :class:`InstallationSchema` dumps it."""
+    return {
+        "installation": row.installation,
+        "product": {"name": row.product_name, "version": row.product_version, "edition": row.edition},
+        "first_report": utc(row.first_report),
+        "last_report": utc(row.last_report),
+        "reports": int(row.reports),
+    }
+
+
+def _moment(name: str, text: str, end: bool) -> dt.datetime:
+    """A ``since``/``until`` value as naive UTC: a date is its whole day; a date-time that instant."""
+    try:
+        if "T" not in text:
+            day = dt.date.fromisoformat(text)
+            return dt.datetime.combine(day + dt.timedelta(days=1 if end else 0), dt.time())
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise BadRequest(
+            f"{name}={text!r} is not an ISO date (2025-01-31) or date-time (2025-01-31T12:00:00Z)."
+        ) from None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
+    return moment + dt.timedelta(microseconds=1) if end else moment
+
+
+def usage_filters(args: Mapping[str, str]) -> dict[str, Any]:
+    """The store's ``usage()`` arguments from ``?installation=&since=&until=&version=``."""
+    unknown = sorted(set(args) - set(_FILTERS))
+    if unknown:
+        raise BadRequest(f"Unknown parameter(s) {', '.join(unknown)}; the filters are {', '.join(_FILTERS)}.")
+    empty = [name for name in _FILTERS if args.get(name) == ""]
+    if empty:
+        raise BadRequest(f"Empty parameter(s) {', '.join(empty)}: leave a filter out to not filter.")
+    filters: dict[str, Any] = {"installation": args.get("installation"), "version": args.get("version")}
+    filters["since"] = _moment("since", args["since"], end=False) if "since" in args else None
+    filters["until"] = _moment("until", args["until"], end=True) if "until" in args else None
+    return filters
+
+
+def usage_record(usage: Usage) -> dict[str, dict[str, int]]:
+    """``{"commands": ..., "metrics": ...}``, each largest first."""
+    def ranked(totals: dict[str, int]) -> dict[str, int]:
+        return dict(sorted(totals.items(), key=lambda item: (-item[1], item[0])))
+
+    return {"commands": ranked(usage[COMMAND]), "metrics": ranked(usage[METRIC])}
+
+
+def guard(*methods: str) -> CollectorState | Response:
+    """The state when the request may read the collector's data; else the answer (OPTIONS, 401, 403)."""
+    options = allow(*methods)
+    if options is not None:
+        return options
+    state = get_collector_state()
+    return authorize(state.authorizer()) or state
+
+
+def api_installations() -> Response:
+    state = guard("GET", "HEAD")
+    if isinstance(state, Response):
+        return state
+    if request.args:
+        raise BadRequest("GET /api/installations takes no parameters.")
+    rows = state.store.installations()
+    return json_response(_installations.dump([installation_record(row) for row in rows]))
+
+
+def api_usage() -> Response:
+    state = guard("GET", "HEAD")
+    if isinstance(state, Response):
+        return state
+    filters = usage_filters(request.args)
+    return json_response(usage_record(state.store.usage(**filters)))

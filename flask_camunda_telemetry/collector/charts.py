@@ -1,0 +1,94 @@
+"""Chart geometry for the dashboard, computed on the server; the templates draw it as SVG.
+
+No value from a report is placed in the SVG unescaped: the templates write labels through
+Jinja's autoescaping, and only numbers computed here go into attributes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+__all__ = ["Bar", "Column", "ColumnChart", "bar_rows", "column_chart", "nice_ceiling"]
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One row of a bar table: ``share`` is the bar's length, 0 to 100, relative to the largest."""
+
+    label: str
+    value: int
+    share: float
+    other: bool = False
+
+
+@dataclass(frozen=True)
+class Column:
+    x: float
+    y: float
+    width: float
+    height: float
+    label: str
+    value: int
+
+
+@dataclass(frozen=True)
+class ColumnChart:
+    width: int
+    height: int
+    columns: list[Column]
+    #: (y, text) of each horizontal grid line
+    grid: list[tuple[float, str]]
+    #: (x, text) of each label under the axis
+    ticks: list[tuple[float, str]]
+    left: float
+    bottom: float
+
+
+def bar_rows(items: Iterable[tuple[str | None, int]], limit: int = 12, unknown: str = "(not reported)") -> list[Bar]:
+    """Bars for ``(label, value)`` pairs (largest first); past ``limit`` they are summed in one row."""
+    pairs = [(unknown if label is None or label == "" else label, value) for label, value in items]
+    rows = [(label, value, False) for label, value in pairs[:limit]]
+    rest = pairs[limit:]
+    if rest:
+        rows.append((f"{len(rest)} other values", sum(value for _, value in rest), True))
+    top = max((value for _, value, _ in rows), default=0) or 1
+    return [Bar(label, value, round(100 * value / top, 2), other) for label, value, other in rows]
+
+
+def nice_ceiling(value: int) -> int:
+    """The smallest of 1, 2, 5, 10, 20, 50, ... at least ``value`` (the top of an axis)."""
+    if value <= 1:
+        return 1
+    magnitude: int = 10 ** math.floor(math.log10(value))
+    for step in (1, 2, 5, 10):
+        if step * magnitude >= value:
+            return step * magnitude
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def column_chart(
+    points: Sequence[tuple[str, int]], tick_every: int, width: int = 960, height: int = 220
+) -> ColumnChart:
+    """One column per ``(label, value)``, left to right; every ``tick_every``-th label under the axis."""
+    left, top, bottom = 48.0, 8.0, float(height - 26)
+    plot_width = width - left - 8
+    ceiling = nice_ceiling(max((value for _, value in points), default=0))
+    slot = plot_width / max(len(points), 1)
+    scale = (bottom - top) / ceiling
+    columns = [
+        Column(
+            x=round(left + i * slot + slot * 0.1, 2),
+            y=round(bottom - value * scale, 2),
+            width=round(slot * 0.8, 2),
+            height=round(value * scale, 2),
+            label=label,
+            value=value,
+        )
+        for i, (label, value) in enumerate(points)
+    ]
+    levels = [f * ceiling for f in (0, 0.5, 1) if f * ceiling % 1 == 0]
+    grid = [(round(bottom - level * scale, 2), f"{int(level):,}") for level in levels]
+    ticks = [(round(left + i * slot + slot / 2, 2), label) for i, (label, _) in enumerate(points) if not i % tick_every]
+    return ColumnChart(width, height, columns, grid, ticks, left, bottom)

@@ -1,0 +1,75 @@
+"""``flask telemetry-collector ...``: init-db, prune, rebuild, openapi."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+
+import click
+from flask.cli import AppGroup
+
+from ..exceptions import DatabaseUnavailableError
+from .state import get_collector_state
+
+__all__ = ["collector_cli", "parse_age"]
+
+collector_cli = AppGroup("telemetry-collector", help="The telemetry collector: tables, pruning, OpenAPI.")
+
+_AGE = re.compile(r"(\d+)([smhdw])")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_age(text: str) -> dt.timedelta:
+    """``400d``, ``12h``, ``90m``, ``2w``, ``30s`` as a duration."""
+    match = _AGE.fullmatch(text.strip())
+    if match is None:
+        raise click.BadParameter(f"{text!r}: expected a number and a unit, such as 400d, 12h, 2w (s, m, h, d, w).")
+    return dt.timedelta(**{_UNITS[match[2]]: int(match[1])})
+
+
+def _fail(exc: DatabaseUnavailableError) -> None:
+    click.echo(f"Error: {exc}", err=True)
+    raise click.exceptions.Exit(1)
+
+
+@collector_cli.command("init-db")
+def init_db() -> None:
+    """Create the collector's tables (if missing)."""
+    store = get_collector_state().store
+    try:
+        store.create_tables()
+    except DatabaseUnavailableError as exc:
+        _fail(exc)
+    click.echo("Tables " + ", ".join(table.name for table in store.tables.all()) + " ready.")
+
+
+@collector_cli.command("prune")
+@click.option("--older-than", "age", required=True, help="Delete the reports received longer ago than this (400d).")
+def prune(age: str) -> None:
+    """Delete old reports (and recompute the per-installation summaries)."""
+    state = get_collector_state()
+    before = state.clock() - parse_age(age)
+    try:
+        deleted = state.store.prune(before)
+    except DatabaseUnavailableError as exc:
+        _fail(exc)
+    click.echo(f"Deleted {deleted} report(s) received before {before.isoformat(timespec='seconds')} UTC.")
+
+
+@collector_cli.command("rebuild")
+def rebuild() -> None:
+    """Recompute the per-installation summaries from the stored reports."""
+    try:
+        get_collector_state().store.rebuild()
+    except DatabaseUnavailableError as exc:
+        _fail(exc)
+    click.echo("Summaries rebuilt.")
+
+
+@collector_cli.command("openapi")
+def openapi() -> None:
+    """Print the OpenAPI 3.1 description of the collector's routes (needs apispec)."""
+    from .openapi import build_spec  # apispec is optional
+
+    click.echo(json.dumps(build_spec(get_collector_state().config.url_prefix), indent=2))

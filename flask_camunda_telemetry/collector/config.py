@@ -1,0 +1,95 @@
+"""The ``CAMUNDA_TELEMETRY_COLLECTOR_*`` config keys, declared once in :data:`KEYS`.
+
+``init_app`` calls :func:`load_config` once; nothing reads ``app.config`` after that.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from ..exceptions import ConfigurationError
+from ..settings import Key, load_keys, parse_bool, parse_integer, parse_names, parse_optional_str, parse_url_path
+
+__all__ = ["KEYS", "PREFIX", "CollectorConfig", "load_config"]
+
+PREFIX = "CAMUNDA_TELEMETRY_COLLECTOR_"
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,50}")
+_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")  # RFC 6750 b64token
+
+
+def _prefix(key: str, value: object) -> str:
+    if value is None:
+        raise ConfigurationError(key, value, "expected '' or a path such as '/collector'")
+    path = parse_url_path(key, value)
+    assert path is not None
+    return path
+
+
+def _table_prefix(key: str, value: object) -> str:
+    if not isinstance(value, str) or not _IDENTIFIER.fullmatch(value):
+        raise ConfigurationError(key, value, "expected a name of letters, digits and '_' (at most 51)")
+    return value
+
+
+def _tokens(key: str, value: object) -> tuple[str, ...]:
+    tokens = parse_names(key, value)
+    bad = [t for t in tokens if not _TOKEN.fullmatch(t)]
+    if bad:
+        raise ConfigurationError(key, value, "expected bearer tokens of letters, digits and -._~+/ (RFC 6750)")
+    return tokens
+
+
+#: Every key, in the order the docs list them.
+KEYS: tuple[Key, ...] = (
+    Key("URL_PREFIX", "/collector", _prefix,
+        "Where the routes are mounted: ``/collector`` gives ``/collector/pings``, ``/collector/`` (the "
+        "dashboard) and ``/collector/api/...``."),
+    Key("TOKENS", (), _tokens,
+        "Bearer tokens a sender must present (``Authorization: Bearer <token>``); a list or a comma-separated "
+        "string. Empty accepts anonymous reports, as Camunda's own service did."),
+    Key("MAX_BODY", 256 * 1024, parse_integer(1024, 64 * 1024 * 1024, "bytes"),
+        "The largest report body accepted, in bytes (1 KiB to 64 MiB); a larger one gets 413."),
+    Key("DATABASE_URI", None, parse_optional_str,
+        "The database; ``None`` uses ``db`` if given, then ``SQLALCHEMY_DATABASE_URI``, then "
+        "``camunda_telemetry_collector.sqlite`` in the instance folder."),
+    Key("BIND_KEY", None, parse_optional_str,
+        "A Flask-SQLAlchemy bind: with ``db`` its engine, without ``db`` the URI in ``SQLALCHEMY_BINDS``."),
+    Key("TABLE_PREFIX", "telemetry_collector", _table_prefix,
+        "The tables are ``<prefix>_report``, ``<prefix>_count``, ``<prefix>_installation`` and ``<prefix>_usage``."),
+    Key("CREATE_TABLES", True, parse_bool, "Create missing tables on first use."),
+    Key("ACTIVE_DAYS", 30, parse_integer(1, 3650, "days"),
+        "An installation that reported within this many days counts as active on the dashboard."),
+    Key("PAGE_SIZE", 50, parse_integer(1, 1000),
+        "Installations per page of the dashboard's list, and reports shown on an installation's page."),
+)
+
+
+@dataclass(frozen=True)
+class CollectorConfig:
+    """The validated configuration of one collector app: one attribute per key of :data:`KEYS`.
+
+    .. versionadded:: 0.2.0
+    """
+
+    url_prefix: str
+    tokens: tuple[str, ...]
+    max_body: int
+    database_uri: str | None
+    bind_key: str | None
+    table_prefix: str
+    create_tables: bool
+    active_days: int
+    page_size: int
+
+
+if {f.name for f in fields(CollectorConfig)} != {k.field for k in KEYS}:  # pragma: no cover - a typo in KEYS
+    raise AssertionError("CollectorConfig and KEYS disagree")
+
+
+def load_config(config: MutableMapping[str, Any], options: Mapping[str, Any]) -> CollectorConfig:
+    """Fill in the defaults with ``setdefault`` (options first, then :data:`KEYS`) and validate."""
+    return CollectorConfig(**load_keys(PREFIX, KEYS, config, options, "TelemetryCollector"))

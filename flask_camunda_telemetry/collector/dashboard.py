@@ -1,0 +1,144 @@
+"""The dashboard a person reads: ``<prefix>/`` (the fleet) and ``<prefix>/installations/<id>``.
+
+Server-rendered with Jinja (every value escaped), charts as server-made SVG with their numbers
+in tables, one stylesheet shipped in the package, no script, and a strict Content Security
+Policy. Both pages are guarded by the ``authorize`` hook.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from typing import Any
+
+from flask import Response, current_app, render_template, request
+from werkzeug.exceptions import BadRequest, NotFound
+
+from ..document.metrics import INTERNAL_NAMES, PUBLIC_NAMES
+from .api import guard
+from .charts import bar_rows, column_chart
+from .store import COMMAND, METRIC
+
+__all__ = ["CSP", "installation_page", "overview_page"]
+
+#: Nothing but this origin's stylesheet and images; no script at all.
+CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; "
+       "frame-ancestors 'none'")
+DAYS = 90
+TOP_COMMANDS = 20
+#: Dashboard title -> the installation field it groups by.
+GROUPS = {
+    "Product version": "product_version",
+    "Edition": "edition",
+    "Database": "database_vendor",
+    "Application server": "server_vendor",
+    "Runtime": "runtime",
+}
+
+
+def _page(template: str, **context: Any) -> Response:
+    response = current_app.response_class(render_template(f"camunda_telemetry_collector/{template}", **context))
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _metrics(totals: dict[str, int]) -> list[tuple[str, str | None, int]]:
+    """The four metrics (0 when none was reported), then any other metric reported."""
+    rows: list[tuple[str, str | None, int]] = [
+        (name, PUBLIC_NAMES[name] if PUBLIC_NAMES[name] != name else None, totals.get(name, 0))
+        for name in INTERNAL_NAMES
+    ]
+    return rows + [(name, None, n) for name, n in sorted(totals.items()) if name not in PUBLIC_NAMES]
+
+
+def _page_number() -> int:
+    text = request.args.get("page", "1")
+    if not text.isdigit() or int(text) < 1:
+        raise BadRequest(f"page={text!r}: expected a page number from 1.")
+    return int(text)
+
+
+def overview_page() -> Response:
+    state = guard("GET", "HEAD")
+    if isinstance(state, Response):
+        return state
+    store, config = state.store, state.config
+    now = state.clock()
+    first_day = now.date() - dt.timedelta(days=DAYS - 1)
+    per_day = store.reports_per_day(dt.datetime.combine(first_day, dt.time()))
+    days = [(day.isoformat(), per_day.get(day, 0)) for day in (first_day + dt.timedelta(n) for n in range(DAYS))]
+    installations, active, reports = store.fleet(now - dt.timedelta(days=config.active_days))
+    page = _page_number()
+    metrics = dict(store.top(METRIC, 1000))
+    return _page(
+        "overview.html",
+        installations=installations,
+        active=active,
+        active_days=config.active_days,
+        reports=reports,
+        days=days,
+        reports_chart=column_chart(days, tick_every=15),
+        groups={title: bar_rows(store.installations_by(column)) for title, column in GROUPS.items()},
+        commands=bar_rows(store.top(COMMAND, TOP_COMMANDS), limit=TOP_COMMANDS),
+        metrics=_metrics(metrics),
+        rows=store.installations(limit=config.page_size, offset=(page - 1) * config.page_size),
+        page=page,
+        pages=max(1, math.ceil(installations / config.page_size)),
+    )
+
+
+def _details(document: Any) -> list[tuple[str, str]]:
+    """What a person looks for in a document, read defensively (older senders leave keys out)."""
+    def get(*path: str) -> Any:
+        value = document
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        return value
+
+    def text(*values: Any) -> str:
+        return " ".join(str(v) for v in values if v not in (None, "")) or "(not reported)"
+
+    def listed(value: Any) -> str:
+        return ", ".join(str(v) for v in value) if isinstance(value, list) and value else "(none)"
+
+    internals = ("product", "internals")
+    return [
+        ("Product", text(get("product", "name"), get("product", "version"), get("product", "edition"))),
+        ("Database", text(get(*internals, "database", "vendor"), get(*internals, "database", "version"))),
+        ("Application server", text(get(*internals, "application-server", "vendor"),
+                                    get(*internals, "application-server", "version"))),
+        ("Runtime", text(get(*internals, "jdk", "vendor"), get(*internals, "jdk", "version"))),
+        ("License customer", text(get(*internals, "license-key", "customer"))),
+        ("License valid until", text(get(*internals, "license-key", "valid-until"))),
+        ("Integrations", listed(get(*internals, "camunda-integration"))),
+        ("Webapps", listed(get(*internals, "webapps"))),
+        ("Data collected since", text(get(*internals, "data-collection-start-date"))),
+    ]
+
+
+def installation_page(installation: str) -> Response:
+    state = guard("GET", "HEAD")
+    if isinstance(state, Response):
+        return state
+    store = state.store
+    row = store.installation(installation)
+    if row is None:
+        raise NotFound(f"No report from installation {installation!r} is stored.")
+    reports = store.reports(installation, state.config.page_size)
+    points = [(r.received_at.strftime("%Y-%m-%d %H:%M"), int(r.commands)) for r in reversed(reports)]
+    raw = store.latest_document(installation) or "{}"
+    document = json.loads(raw)
+    return _page(
+        "installation.html",
+        row=row,
+        reports=reports,
+        commands_chart=column_chart(points, tick_every=max(1, math.ceil(len(points) / 6))),
+        details=_details(document),
+        commands=bar_rows(store.top(COMMAND, TOP_COMMANDS, installation=installation), limit=TOP_COMMANDS),
+        metrics=_metrics(store.usage(installation=installation)[METRIC]),
+        document=json.dumps(document, indent=2, ensure_ascii=False),
+    )

@@ -1,0 +1,124 @@
+"""``TelemetryCollector``: the collector's Flask extension object."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from flask import Blueprint, Flask, Response
+from werkzeug.exceptions import NotFound
+
+from ..exceptions import AlreadyInitializedError
+from ..rest.blueprint import ANY_METHODS, json_errors
+from ..rest.responses import error_response, json_response
+from ..storage.engines import resolve_database
+from .api import api_installations, api_usage
+from .cli import collector_cli
+from .config import load_config
+from .dashboard import installation_page, overview_page
+from .receive import receive_report
+from .state import EXTENSION_KEY, CollectorState, get_collector_state
+from .store import CollectorStore
+from .tables import define_tables
+
+if TYPE_CHECKING:
+    from flask_sqlalchemy import SQLAlchemy
+
+__all__ = ["BLUEPRINT_NAME", "SQLITE_FILE", "TelemetryCollector"]
+
+BLUEPRINT_NAME = "camunda_telemetry_collector"
+#: The SQLite file in the instance folder used when nothing else names a database.
+SQLITE_FILE = "camunda_telemetry_collector.sqlite"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _openapi() -> Response:
+    from .openapi import build_spec
+
+    try:
+        return json_response(build_spec(get_collector_state().config.url_prefix))
+    except ImportError:
+        return error_response(501, "The OpenAPI description needs apispec: "
+                              "pip install 'flask-camunda-telemetry[openapi]'.")
+
+
+def _unknown(subpath: str) -> Response:
+    raise NotFound("No such collector resource. The routes are pings, api/installations, api/usage, "
+                   "api/openapi.json, and the dashboard pages.")
+
+
+def make_blueprint(url_prefix: str) -> Blueprint:
+    blueprint = Blueprint(BLUEPRINT_NAME, __name__, template_folder="templates", static_folder="static",
+                          static_url_path="/assets")
+    routes: list[tuple[str, Callable[..., Response]]] = [
+        ("/pings", receive_report),
+        ("/api/installations", api_installations),
+        ("/api/usage", api_usage),
+        ("/api/openapi.json", _openapi),
+        ("/", overview_page),
+        ("/installations/<path:installation>", installation_page),
+    ]
+    if url_prefix:  # under a prefix every other path is the collector's (a JSON 404)
+        routes.append(("/<path:subpath>", _unknown))
+    for rule, view in routes:
+        blueprint.add_url_rule(rule, view_func=view, methods=ANY_METHODS, provide_automatic_options=False)
+    return json_errors(blueprint)
+
+
+class TelemetryCollector:
+    """Receive telemetry reports, keep them, and show the fleet on a dashboard.
+
+    :param app: the app; or call :meth:`init_app` later (app factory).
+    :param db: a Flask-SQLAlchemy ``SQLAlchemy`` object: the tables join its metadata and its
+        engine is used (``bind_key`` option / ``CAMUNDA_TELEMETRY_COLLECTOR_BIND_KEY`` picks a bind).
+    :param authorize: a callable with no arguments deciding whether the current request may read
+        the dashboard and the JSON API: truthy allows, falsy answers 403; it may raise
+        :class:`~.AuthenticationRequired` (401) or :class:`~.AuthorizationDenied` (403). Senders
+        are checked by ``CAMUNDA_TELEMETRY_COLLECTOR_TOKENS`` alone.
+    :param options: defaults for the ``CAMUNDA_TELEMETRY_COLLECTOR_*`` keys, in lower case without
+        the prefix (``url_prefix="/telemetry-collector"``); values already in ``app.config`` win.
+
+    Per-app state lives in ``app.extensions["camunda_telemetry_collector"]``.
+
+    .. versionadded:: 0.2.0
+    """
+
+    def __init__(
+        self,
+        app: Flask | None = None,
+        *,
+        db: SQLAlchemy | None = None,
+        authorize: Callable[[], Any] | None = None,
+        **options: Any,
+    ) -> None:
+        self.db = db
+        self.authorize = authorize
+        self._options = options
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask) -> None:
+        """Validate the config, then register the routes and the CLI. Opens no connection."""
+        if EXTENSION_KEY in app.extensions:
+            raise AlreadyInitializedError(
+                f"TelemetryCollector is already initialized on app {app.import_name!r}; call init_app once per app."
+            )
+        config = load_config(app.config, self._options)
+        metadata, engine = resolve_database(app, self.db, config.bind_key, config.database_uri, SQLITE_FILE)
+        store = CollectorStore(define_tables(metadata, config.table_prefix), engine, config.create_tables)
+        app.extensions[EXTENSION_KEY] = CollectorState(config, store, lambda: self.authorize)
+        app.register_blueprint(make_blueprint(config.url_prefix), url_prefix=config.url_prefix or None)
+        app.cli.add_command(collector_cli)
+
+    def state(self, app: Flask | None = None) -> CollectorState:
+        """The state of ``app`` (default: the current app); raises NotInitializedError."""
+        return get_collector_state(app)
+
+    def authorizer(self, hook: F) -> F:
+        """Decorator form of the ``authorize`` option."""
+        self.authorize = hook
+        return hook
+
+    def close(self, app: Flask | None = None) -> None:
+        """Dispose of the collector's own engine (never the host's); it is made anew if used again."""
+        get_collector_state(app).close()

@@ -1,0 +1,129 @@
+"""An OpenAPI 3.1 description of every route of the collector, from the marshmallow schemas.
+
+Needs ``apispec`` (``pip install flask-camunda-telemetry[openapi]``).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from typing import Any
+
+from marshmallow import Schema, fields
+
+from ..document.schemas import AuthorizationErrorSchema, CamundaDateTime, ErrorSchema, TelemetryDataSchema
+from .api import InstallationSchema, UsageSchema
+from .payload import MAX_NAMES
+from .receive import REPORT_ID_HEADERS
+
+__all__ = ["build_spec"]
+
+_JSON = "application/json"
+_HTML = "text/html"
+
+
+class AcceptedSchema(Schema):
+    installation = fields.String(required=True)
+    replaced = fields.Boolean(required=True, metadata={"description": "A report of the same period was replaced."})
+
+
+def _answer(description: str, schema: str | dict[str, Any] | None = None, media: str = _JSON) -> dict[str, Any]:
+    if schema is None:
+        return {"description": description}
+    return {"description": description, "content": {media: {"schema": schema}}}
+
+
+def _guarded(operation: dict[str, Any]) -> dict[str, Any]:
+    """An operation behind the ``authorize`` hook."""
+    operation["responses"].update({
+        "401": _answer("The authorize hook requires authentication.", "CamundaError"),
+        "403": _answer("The authorize hook refused the request.", "CamundaAuthorizationError"),
+        "503": _answer("The collector's database cannot be reached.", "CamundaError"),
+    })
+    return operation
+
+
+def _query(name: str, description: str) -> dict[str, Any]:
+    return {"in": "query", "name": name, "required": False, "schema": {"type": "string"}, "description": description}
+
+
+def _operations() -> dict[str, dict[str, Any]]:
+    pings = {
+        "operationId": "receiveReport",
+        "tags": ["Receiving"],
+        "summary": "Receive a report",
+        "description": "The document GET /telemetry/data returns, as flask-camunda-telemetry or Camunda 7.14-7.21 "
+        "send it. Unknown keys are kept. A resend (same installation, data-collection-start-date and report id) "
+        f"replaces the stored report. At most {MAX_NAMES:,} command names.",
+        "security": [{"bearer": []}, {}],
+        "parameters": [{"in": "header", "name": header, "required": False, "schema": {"type": "string"},
+                        "description": "Identifies the report across resends."} for header in REPORT_ID_HEADERS],
+        "requestBody": {"required": True, "content": {_JSON: {"schema": "TelemetryData"}}},
+        "responses": {
+            "202": _answer("Stored.", "Accepted"),
+            "400": _answer("The body is not a valid report.", "CamundaError"),
+            "401": _answer("A token is required (CAMUNDA_TELEMETRY_COLLECTOR_TOKENS) and none valid was sent.",
+                           "CamundaError"),
+            "413": _answer("The body is larger than CAMUNDA_TELEMETRY_COLLECTOR_MAX_BODY.", "CamundaError"),
+            "415": _answer("The content type is not application/json.", "CamundaError"),
+            "503": _answer("The collector's database cannot be reached; send again later.", "CamundaError"),
+        },
+    }
+    usage_filters = [
+        _query("installation", "Only this installation's reports."),
+        _query("since", "Reports received from this ISO date (its whole day) or date-time on."),
+        _query("until", "Reports received up to this ISO date (its whole day) or date-time."),
+        _query("version", "Only reports of this product version."),
+    ]
+    return {
+        "/pings": {"post": pings},
+        "/api/installations": {"get": _guarded({
+            "operationId": "listInstallations", "tags": ["API"], "summary": "Every installation",
+            "responses": {"200": {"description": "Latest first.",
+                                  "content": {_JSON: {"schema": {"type": "array", "items": "Installation"}}}}},
+        })},
+        "/api/usage": {"get": _guarded({
+            "operationId": "usage", "tags": ["API"], "summary": "Commands and metrics summed over reports",
+            "parameters": usage_filters,
+            "responses": {"200": _answer("The totals.", "Usage"),
+                          "400": _answer("An unknown parameter or a malformed date.", "CamundaError")},
+        })},
+        "/": {"get": _guarded({
+            "operationId": "overviewPage", "tags": ["Dashboard"], "summary": "The fleet (HTML)",
+            "parameters": [{"in": "query", "name": "page", "required": False, "schema": {"type": "integer"}}],
+            "responses": {"200": _answer("The page.", {"type": "string"}, _HTML)},
+        })},
+        "/installations/{installation}": {"get": _guarded({
+            "operationId": "installationPage", "tags": ["Dashboard"], "summary": "One installation (HTML)",
+            "parameters": [{"in": "path", "name": "installation", "required": True, "schema": {"type": "string"}}],
+            "responses": {"200": _answer("The page.", {"type": "string"}, _HTML),
+                          "404": _answer("No report from this installation is stored.", "CamundaError")},
+        })},
+        "/api/openapi.json": {"get": {
+            "operationId": "openapi", "tags": ["API"], "summary": "This description",
+            "responses": {"200": _answer("OpenAPI 3.1.", {"type": "object"})},
+        }},
+    }
+
+
+def build_spec(url_prefix: str) -> dict[str, Any]:
+    """The description of the routes under ``url_prefix``."""
+    from apispec import APISpec
+    from apispec.ext.marshmallow import MarshmallowPlugin
+
+    plugin = MarshmallowPlugin()
+    spec = APISpec(
+        title="Camunda telemetry collector",
+        version=importlib.metadata.version("flask-camunda-telemetry"),
+        openapi_version="3.1.0",
+        plugins=[plugin],
+        info={"description": "Receives telemetry reports and shows the fleet; flask-camunda-telemetry's collector."},
+    )
+    plugin.map_to_openapi_type(CamundaDateTime, "string", None)  # type: ignore[no-untyped-call]
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+    for name, schema in (("TelemetryData", TelemetryDataSchema), ("Accepted", AcceptedSchema),
+                         ("Installation", InstallationSchema), ("Usage", UsageSchema), ("CamundaError", ErrorSchema),
+                         ("CamundaAuthorizationError", AuthorizationErrorSchema)):
+        spec.components.schema(name, schema=schema)
+    for path, operations in _operations().items():
+        spec.path(path=url_prefix + path, operations=operations)
+    return spec.to_dict()

@@ -1,0 +1,62 @@
+"""Per-app state of the collector, kept in ``app.extensions["camunda_telemetry_collector"]``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask, current_app, has_app_context
+
+from ..exceptions import NotInitializedError
+from .config import CollectorConfig
+from .store import CollectorStore
+
+__all__ = ["EXTENSION_KEY", "CollectorState", "get_collector_state", "utc_now"]
+
+EXTENSION_KEY = "camunda_telemetry_collector"
+
+
+def utc_now() -> dt.datetime:
+    """Now, as the collector stores times: naive UTC."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+@dataclass
+class CollectorState:
+    """Everything the collector keeps for one app.
+
+    .. versionadded:: 0.2.0
+    """
+
+    config: CollectorConfig
+    store: CollectorStore
+    #: returns the current ``authorize`` hook (it may be set after init_app with ``@collector.authorizer``).
+    authorizer: Callable[[], Callable[[], Any] | None]
+    #: the time a report is received at (naive UTC); replaceable for tests and benchmarks.
+    clock: Callable[[], dt.datetime] = field(default=utc_now)
+
+    def close(self) -> None:
+        """Dispose of the collector's own engine (never the host's)."""
+        self.store.lazy_engine.dispose()
+
+
+def get_collector_state(app: Flask | None = None) -> CollectorState:
+    """The collector state of ``app`` (default: the current app).
+
+    :raises NotInitializedError: no app and no app context, or ``init_app`` never ran on it.
+    """
+    if app is None:
+        if not has_app_context():
+            raise NotInitializedError(
+                "No app given and no app context: pass app=..., or run inside 'with app.app_context():'."
+            )
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+    assert app is not None
+    state = app.extensions.get(EXTENSION_KEY)
+    if not isinstance(state, CollectorState):
+        raise NotInitializedError(
+            f"TelemetryCollector is not initialized on app {app.import_name!r}: did you forget to call init_app(app)?"
+        )
+    return state

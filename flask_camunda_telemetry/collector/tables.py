@@ -1,0 +1,146 @@
+"""The collector's four tables.
+
+* ``<prefix>_report``: one row per report, with the fields the dashboard groups by, the
+  document as received (JSON text) and ``report_key``, which identifies a period of one
+  installation (so a resent report replaces its row);
+* ``<prefix>_count``: the report's commands and metrics, one row each, for the database to sum;
+* ``<prefix>_installation`` and ``<prefix>_usage``: per-installation summaries kept up to date
+  in the transaction that stores a report (the overview reads these instead of every report);
+  ``flask telemetry-collector rebuild`` recomputes them from the reports.
+
+Times are naive UTC. Names are at most 255 characters (the receiving side enforces it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects import mysql
+
+from ..exceptions import ConfigurationError
+
+__all__ = ["NAME_LENGTH", "CollectorTables", "define_tables"]
+
+#: The longest name (installation, command, product version, ...) a column holds.
+NAME_LENGTH = 255
+#: ``report_key`` is a hex digest of this many characters.
+KEY_LENGTH = 32
+
+_Id = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements only INTEGER PRIMARY KEY
+_Time = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+_Document = Text().with_variant(mysql.LONGTEXT, "mysql", "mariadb")
+
+
+@dataclass(frozen=True)
+class CollectorTables:
+    report: Table
+    count: Table
+    installation: Table
+    usage: Table
+
+    def all(self) -> tuple[Table, ...]:
+        """In the order they can be created."""
+        return (self.report, self.count, self.installation, self.usage)
+
+
+# Names compare exactly, also on MariaDB/MySQL (whose default collation ignores case).
+_Name = String(NAME_LENGTH).with_variant(
+    mysql.VARCHAR(NAME_LENGTH, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
+)
+
+
+def _name(column: str, nullable: bool = True) -> Column[str]:
+    return Column(column, _Name, nullable=nullable)
+
+
+def _environment() -> list[Column[str]]:
+    """The fields the dashboard groups installations by (of a report, or an installation's latest)."""
+    return [
+        _name("product_name", False),
+        _name("product_version", False),
+        _name("edition", False),
+        _name("database_vendor"),
+        _name("server_vendor"),
+        _name("runtime"),
+    ]
+
+
+def define_tables(metadata: MetaData, prefix: str) -> CollectorTables:
+    """The tables in ``metadata``. Tables already defined there by a collector (another app on
+    the same ``db``) are reused; a table of another shape under one of the names is an error."""
+    names = [f"{prefix}_{suffix}" for suffix in ("report", "count", "installation", "usage")]
+    scratch = _define(MetaData(), names)
+    for name, table in zip(names, scratch.all(), strict=True):
+        existing = metadata.tables.get(name)
+        if existing is not None and set(existing.c.keys()) != set(table.c.keys()):
+            raise ConfigurationError(
+                "CAMUNDA_TELEMETRY_COLLECTOR_TABLE_PREFIX", prefix,
+                f"a table {name!r} of another shape is already defined in this metadata; choose another prefix",
+            )
+    defined = [name in metadata.tables for name in names]
+    if all(defined):
+        return CollectorTables(*(metadata.tables[name] for name in names))
+    if any(defined):
+        raise ConfigurationError(
+            "CAMUNDA_TELEMETRY_COLLECTOR_TABLE_PREFIX", prefix,
+            "some of its tables are already defined in this metadata; choose another prefix",
+        )
+    return _define(metadata, names)
+
+
+def _define(metadata: MetaData, names: list[str]) -> CollectorTables:
+    report = Table(
+        names[0], metadata,
+        Column("id", _Id, primary_key=True, autoincrement=True),
+        _name("installation", False),
+        Column("report_key", String(KEY_LENGTH), nullable=False),
+        Column("rev", Integer, nullable=False),
+        Column("received_at", _Time, nullable=False),
+        Column("period_start", _Time),
+        *_environment(),
+        Column("commands", BigInteger, nullable=False),
+        Column("document", _Document, nullable=False),
+        UniqueConstraint("installation", "report_key", name=f"uq_{names[0]}_period"),
+        Index(f"ix_{names[0]}_installation", "installation", "received_at"),
+        Index(f"ix_{names[0]}_received", "received_at"),
+    )
+    count = Table(
+        names[1], metadata,
+        Column("report_id", _Id, nullable=False),
+        Column("kind", String(8), nullable=False),
+        _name("name", False),
+        Column("value", BigInteger, nullable=False),
+        PrimaryKeyConstraint("report_id", "kind", "name", name=f"pk_{names[1]}"),
+    )
+    installation = Table(
+        names[2], metadata,
+        _name("installation", False),
+        Column("first_report", _Time, nullable=False),
+        Column("last_report", _Time, nullable=False),
+        Column("reports", BigInteger, nullable=False),
+        *_environment(),
+        PrimaryKeyConstraint("installation", name=f"pk_{names[2]}"),
+        Index(f"ix_{names[2]}_last", "last_report"),
+    )
+    usage = Table(
+        names[3], metadata,
+        _name("installation", False),
+        Column("kind", String(8), nullable=False),
+        _name("name", False),
+        Column("total", BigInteger, nullable=False),
+        PrimaryKeyConstraint("installation", "kind", "name", name=f"pk_{names[3]}"),
+    )
+    return CollectorTables(report, count, installation, usage)
