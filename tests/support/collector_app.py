@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from pathlib import Path
+from typing import Any
 
+import sqlalchemy as sa
 from flask import Flask, request
 
 from flask_camunda_telemetry import AuthenticationRequired
@@ -22,7 +25,7 @@ from flask_camunda_telemetry.collector.state import utc_now
 
 from .reports import RECEIVED_AT_HEADER
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "make_collector_app", "stored_reports"]
 
 
 def _received_at() -> dt.datetime:
@@ -48,3 +51,27 @@ def create_app() -> Flask:
     TelemetryCollector(app, authorize=authorize if reader_token else None)
     get_collector_state(app).clock = _received_at
     return app
+
+
+def make_collector_app(database_url: str | None, instance: Path, **config: Any) -> Flask:
+    """A collector app for in-process tests (``app.test_client()``); ``config`` are full keys."""
+    app = Flask("collector", instance_path=str(instance))
+    app.config.update(TESTING=True)
+    if database_url is not None:
+        app.config["CAMUNDA_TELEMETRY_COLLECTOR_DATABASE_URI"] = database_url
+    app.config.update(config)
+    TelemetryCollector(app)
+    return app
+
+
+def stored_reports(database_url: str, table: str = "telemetry_collector_report") -> list[dict[str, Any]]:
+    """Every stored report row, read directly (document parsed), oldest first."""
+    engine = sa.create_engine(database_url, poolclass=sa.NullPool)
+    try:
+        with engine.connect() as conn:
+            if not sa.inspect(conn).has_table(table):
+                return []
+            rows = conn.execute(sa.text(f"SELECT * FROM {table} ORDER BY id")).mappings().all()
+    finally:
+        engine.dispose()
+    return [dict(row) for row in rows]
