@@ -76,17 +76,19 @@ def installation_record(row: Any) -> dict[str, Any]:
 def _moment(name: str, text: str, end: bool) -> dt.datetime:
     """A ``since``/``until`` value as naive UTC: a date is its whole day; a date-time that instant."""
     try:
-        if "T" not in text:
+        if "T" not in text.upper():
             day = dt.date.fromisoformat(text)
+            if end and day == dt.date.max:
+                return dt.datetime.max
             return dt.datetime.combine(day + dt.timedelta(days=1 if end else 0), dt.time())
-        moment = dt.datetime.fromisoformat(text)
-    except ValueError:
+        moment = dt.datetime.fromisoformat(text.upper())
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
+        return moment + dt.timedelta(microseconds=1) if end and moment < dt.datetime.max else moment
+    except (ValueError, OverflowError):
         raise BadRequest(
             f"{name}={text!r} is not an ISO date (2025-01-31) or date-time (2025-01-31T12:00:00Z)."
         ) from None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
-    return moment + dt.timedelta(microseconds=1) if end else moment
 
 
 def usage_filters(args: Mapping[str, str]) -> dict[str, Any]:

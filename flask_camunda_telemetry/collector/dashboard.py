@@ -20,12 +20,14 @@ from .api import guard
 from .charts import bar_rows, column_chart
 from .store import COMMAND, METRIC
 
-__all__ = ["CSP", "installation_page", "overview_page"]
+__all__ = ["CSP", "MAX_PAGE", "installation_page", "overview_page"]
 
 #: Nothing but this origin's stylesheet and images; no script at all.
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; "
        "frame-ancestors 'none'")
 DAYS = 90
+#: The last page number the overview takes (far past any real fleet).
+MAX_PAGE = 10**6
 TOP_COMMANDS = 20
 #: Dashboard title -> the installation field it groups by.
 GROUPS = {
@@ -57,8 +59,8 @@ def _metrics(totals: dict[str, int]) -> list[tuple[str, str | None, int]]:
 
 def _page_number() -> int:
     text = request.args.get("page", "1")
-    if not text.isdigit() or int(text) < 1:
-        raise BadRequest(f"page={text!r}: expected a page number from 1.")
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_PAGE:
+        raise BadRequest(f"page={text!r}: expected a page number from 1 to {MAX_PAGE}.")
     return int(text)
 
 

@@ -10,10 +10,12 @@ from typing import Any
 
 from marshmallow import Schema, fields
 
-from ..document.schemas import AuthorizationErrorSchema, CamundaDateTime, ErrorSchema, TelemetryDataSchema
+from ..document.schemas import AuthorizationErrorSchema, CamundaDateTime, ErrorSchema
 from .api import InstallationSchema, UsageSchema
-from .payload import MAX_NAMES
+from .dashboard import MAX_PAGE
+from .payload import MAX_NAMES, NAME_PATTERN, ReceivedReportSchema
 from .receive import REPORT_ID_HEADERS
+from .tables import NAME_LENGTH
 
 __all__ = ["build_spec"]
 
@@ -42,8 +44,9 @@ def _guarded(operation: dict[str, Any]) -> dict[str, Any]:
     return operation
 
 
-def _query(name: str, description: str) -> dict[str, Any]:
-    return {"in": "query", "name": name, "required": False, "schema": {"type": "string"}, "description": description}
+def _query(name: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"in": "query", "name": name, "required": False, "description": description,
+            "schema": schema or {"type": "string", "minLength": 1}}
 
 
 def _operations() -> dict[str, dict[str, Any]]:
@@ -55,9 +58,10 @@ def _operations() -> dict[str, dict[str, Any]]:
         "send it. Unknown keys are kept. A resend (same installation, data-collection-start-date and report id) "
         f"replaces the stored report. At most {MAX_NAMES:,} command names.",
         "security": [{"bearer": []}, {}],
-        "parameters": [{"in": "header", "name": header, "required": False, "schema": {"type": "string"},
+        "parameters": [{"in": "header", "name": header, "required": False,
+                        "schema": {"type": "string", "pattern": "^[!-~]{1,128}$"},
                         "description": "Identifies the report across resends."} for header in REPORT_ID_HEADERS],
-        "requestBody": {"required": True, "content": {_JSON: {"schema": "TelemetryData"}}},
+        "requestBody": {"required": True, "content": {_JSON: {"schema": "ReceivedReport"}}},
         "responses": {
             "202": _answer("Stored.", "Accepted"),
             "400": _answer("The body is not a valid report.", "CamundaError"),
@@ -68,10 +72,11 @@ def _operations() -> dict[str, dict[str, Any]]:
             "503": _answer("The collector's database cannot be reached; send again later.", "CamundaError"),
         },
     }
+    moment = {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]}
     usage_filters = [
         _query("installation", "Only this installation's reports."),
-        _query("since", "Reports received from this ISO date (its whole day) or date-time on."),
-        _query("until", "Reports received up to this ISO date (its whole day) or date-time."),
+        _query("since", "Reports received from this ISO date (its whole day) or date-time on.", moment),
+        _query("until", "Reports received up to this ISO date (its whole day) or date-time.", moment),
         _query("version", "Only reports of this product version."),
     ]
     return {
@@ -89,8 +94,10 @@ def _operations() -> dict[str, dict[str, Any]]:
         })},
         "/": {"get": _guarded({
             "operationId": "overviewPage", "tags": ["Dashboard"], "summary": "The fleet (HTML)",
-            "parameters": [{"in": "query", "name": "page", "required": False, "schema": {"type": "integer"}}],
-            "responses": {"200": _answer("The page.", {"type": "string"}, _HTML)},
+            "parameters": [_query("page", "The page of the installation list.",
+                                  {"type": "integer", "minimum": 1, "maximum": MAX_PAGE})],
+            "responses": {"200": _answer("The page.", {"type": "string"}, _HTML),
+                          "400": _answer("A page that is not a number from 1.", "CamundaError")},
         })},
         "/installations/{installation}": {"get": _guarded({
             "operationId": "installationPage", "tags": ["Dashboard"], "summary": "One installation (HTML)",
@@ -120,10 +127,15 @@ def build_spec(url_prefix: str) -> dict[str, Any]:
     )
     plugin.map_to_openapi_type(CamundaDateTime, "string", None)  # type: ignore[no-untyped-call]
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
-    for name, schema in (("TelemetryData", TelemetryDataSchema), ("Accepted", AcceptedSchema),
+    for name, schema in (("ReceivedReport", ReceivedReportSchema), ("Accepted", AcceptedSchema),
                          ("Installation", InstallationSchema), ("Usage", UsageSchema), ("CamundaError", ErrorSchema),
                          ("CamundaAuthorizationError", AuthorizationErrorSchema)):
         spec.components.schema(name, schema=schema)
     for path, operations in _operations().items():
         spec.path(path=url_prefix + path, operations=operations)
-    return spec.to_dict()
+    document = spec.to_dict()
+    for counts in ("commands", "metrics"):  # OpenAPI 3.1's propertyNames, which apispec does not write
+        document["components"]["schemas"]["ReceivedInternals"]["properties"][counts]["propertyNames"] = {
+            "minLength": 1, "maxLength": NAME_LENGTH, "pattern": NAME_PATTERN,
+        }
+    return document

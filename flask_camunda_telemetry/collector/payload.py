@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from marshmallow import INCLUDE, Schema, ValidationError, fields
-from marshmallow.validate import Length
+from marshmallow.validate import Length, Range
 
 from ..document.metrics import INTERNAL_NAMES, PUBLIC_NAMES
 from ..document.schemas import (
+    MAX_COUNT,
     CamundaDateTime,
     CountsField,
     DashKeyedSchema,
@@ -37,10 +38,26 @@ from ..document.schemas import (
 from ..exceptions import TelemetryError
 from .tables import NAME_LENGTH
 
-__all__ = ["MAX_NAMES", "InvalidReportError", "Received", "read_report"]
+__all__ = ["MAX_NAMES", "NAME_PATTERN", "InvalidReportError", "Received", "ReceivedReportSchema", "read_report"]
 
 #: The most command (or metric) names one report may carry.
 MAX_NAMES = 10_000
+# White space as JSON Schema's (ECMAScript's) \s has it, so that the documented pattern and the
+# check agree exactly.
+_SPACE = "\\t\\n\\v\\f\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff"
+#: An installation id or a command or metric name: no NUL, no white space at either end (and 1 to
+#: 255 characters). The database keeps such a name exactly, MariaDB's padding collations included.
+NAME_PATTERN = f"^[^{_SPACE}\\u0000]([^\\u0000]*[^{_SPACE}\\u0000])?$"
+_NAME = re.compile(NAME_PATTERN)
+_DAY = r"((0[13578]|1[02])-(0[1-9]|[12]\d|3[01])|(0[469]|11)-(0[1-9]|[12]\d|30)|02-(0[1-9]|1\d|2[0-8]))"
+_GSON_DAY = (
+    r"((Jan|Mar|May|Jul|Aug|Oct|Dec) ([1-9]|[12]\d|3[01])|(Apr|Jun|Sep|Nov) ([1-9]|[12]\d|30)|Feb ([1-9]|1\d|2[0-8]))"
+)
+_DATE_PATTERN = (  # what the description promises is accepted (more is: any ISO 8601 date-time)
+    rf"^((19|2\d)\d{{2}}-{_DAY}T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{{3}}[+-](0\d|1[0-3])[0-5]\d"
+    rf"|{_GSON_DAY}, (19|2\d)\d{{2}},? ([1-9]|1[0-2]):[0-5]\d:[0-5]\d"
+    "[ \u00a0\u202f](AM|PM))$"
+)
 _MONTHS = {
     m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)
 }
@@ -76,13 +93,29 @@ def parse_gson_date(text: str) -> dt.datetime | None:
 class ReceivedDateTime(CamundaDateTime):
     """Camunda's REST date format, ISO 8601, or the text Gson writes (Camunda 7.19-7.21's reports)."""
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(metadata={"pattern": _DATE_PATTERN, "example": "2022-11-30T15:53:20.386+0100"}, **kwargs)
+
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dt.datetime:
         parsed = parse_gson_date(value) if isinstance(value, str) else None
-        return parsed or super()._deserialize(value, attr, data, **kwargs)
+        parsed = parsed or super()._deserialize(value, attr, data, **kwargs)
+        try:
+            parsed.astimezone(dt.UTC)
+        except OverflowError:
+            raise ValidationError("The date is out of range.") from None
+        return parsed
+
+
+class ReceivedCountSchema(DashKeyedSchema):
+    count = fields.Integer(strict=True, validate=Range(0, MAX_COUNT))
 
 
 class ReceivedCounts(CountsField):
     """Counts with the collector's limits: at most :data:`MAX_NAMES` names of 1 to 255 characters."""
+
+    def __init__(self) -> None:
+        fields.Dict.__init__(self, keys=fields.String(validate=Length(1, NAME_LENGTH)),
+                             values=fields.Nested(ReceivedCountSchema), metadata={"maxProperties": MAX_NAMES})
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dict[str, int]:
         if isinstance(value, dict):
@@ -97,18 +130,23 @@ class ReceivedCounts(CountsField):
 _NAME_RULE = f"A name must have 1 to {NAME_LENGTH} characters, no NUL, no white space at either end."
 
 
-def _encodable(text: str) -> bool:
-    """Whether a database column can hold ``text`` (no NUL, no lone surrogate from a ``\\ud800``)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return "\x00" not in text
-
-
 def _storable(name: str) -> bool:
-    """Whether a key column keeps ``name`` exactly (MariaDB ignores trailing spaces in keys)."""
-    return 0 < len(name) <= NAME_LENGTH and name == name.strip() and _encodable(name)
+    """Whether a key column keeps ``name`` exactly (see :data:`NAME_PATTERN`)."""
+    if not 0 < len(name) <= NAME_LENGTH or _NAME.fullmatch(name) is None:
+        return False
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, from a \\ud800 escape
+        return False
+    return True
+
+
+def _column(value: Any) -> str | None:
+    """A value for a grouping column: NUL and lone surrogates become U+FFFD (the document keeps them)."""
+    if value is None or value == "":
+        return None
+    text = str(value).replace("\x00", "\ufffd")
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")[:NAME_LENGTH]
 
 
 class _Loading(DashKeyedSchema):
@@ -132,30 +170,43 @@ class _Loading(DashKeyedSchema):
             field_obj.nested = loading(field_obj.nested)
 
 
-class _License(_Loading, LicenseKeySchema):
+class JsonBoolean(fields.Boolean):
+    """JSON's ``true`` and ``false`` only (marshmallow's Boolean also takes ``1``, ``"yes"``, ...)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise ValidationError("Not a boolean.")
+        return value
+
+
+class ReceivedLicenseKeySchema(_Loading, LicenseKeySchema):
     unbounded = frozenset({"customer", "type", "raw"})
     valid_until = fields.String()  # type: ignore[assignment]  # whatever its license library wrote
+    unlimited = JsonBoolean()
 
 
-class _Internals(_Loading, InternalsSchema):
+class ReceivedInternalsSchema(_Loading, InternalsSchema):
     data_collection_start_date = ReceivedDateTime()
     commands = ReceivedCounts()
     metrics = ReceivedCounts()
 
 
-class _Product(_Loading, ProductSchema):
+class ReceivedProductSchema(_Loading, ProductSchema):
     required_keys = frozenset({"name", "version", "edition"})
 
 
-class _Report(_Loading, TelemetryDataSchema):
+class ReceivedReportSchema(_Loading, TelemetryDataSchema):
+    """A report as the collector loads it."""
+
     required_keys = frozenset({"installation", "product"})
+    installation = fields.String(metadata={"pattern": NAME_PATTERN})
 
 
 _SPECIAL: dict[type[Schema], type[Schema]] = {
-    LicenseKeySchema: _License,
-    InternalsSchema: _Internals,
-    ProductSchema: _Product,
-    TelemetryDataSchema: _Report,
+    LicenseKeySchema: ReceivedLicenseKeySchema,
+    InternalsSchema: ReceivedInternalsSchema,
+    ProductSchema: ReceivedProductSchema,
+    TelemetryDataSchema: ReceivedReportSchema,
 }
 
 
@@ -222,11 +273,6 @@ def _naive_utc(value: dt.datetime | None) -> dt.datetime | None:
     return None if value is None else value.astimezone(dt.UTC).replace(tzinfo=None)
 
 
-def _joined(*parts: Any) -> str | None:
-    text = " ".join(str(p) for p in parts if p)
-    return text[:NAME_LENGTH] or None
-
-
 def read_report(body: bytes, report_id: str | None, received_at: dt.datetime) -> Received:
     """Load ``body``; raises :class:`InvalidReportError` saying what is wrong."""
     try:
@@ -237,7 +283,7 @@ def read_report(body: bytes, report_id: str | None, received_at: dt.datetime) ->
     if not isinstance(document, dict):
         raise InvalidReportError("The body must be a JSON object, the document GET /telemetry/data returns.")
     try:
-        loaded = _Report().load(document)
+        loaded = ReceivedReportSchema().load(document)
     except ValidationError as exc:
         problems = [problem.rstrip(".") for problem in _errors(exc.messages)]
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
@@ -249,21 +295,17 @@ def read_report(body: bytes, report_id: str | None, received_at: dt.datetime) ->
     raw_internals = document["product"].get("internals")
     start = raw_internals.get("data-collection-start-date") if isinstance(raw_internals, dict) else None
     jdk, database, server = (internals.get(k) or {} for k in ("jdk", "database", "application_server"))
-    environment = [product[k] for k in ("name", "version", "edition")] + [database.get("vendor"),
-                   server.get("vendor"), jdk.get("vendor"), jdk.get("version")]
-    if not all(_encodable(value) for value in environment if isinstance(value, str)):
-        raise InvalidReportError("The product or its environment holds a NUL or an unpaired surrogate.")
     return Received(
         installation=loaded["installation"],
         report_key=_report_key(start, report_id),
         received_at=received_at,
         period_start=_naive_utc(internals.get("data_collection_start_date")),
-        product_name=product["name"],
-        product_version=product["version"],
-        edition=product["edition"],
-        database_vendor=_joined(database.get("vendor")),
-        server_vendor=_joined(server.get("vendor")),
-        runtime=_joined(jdk.get("vendor"), jdk.get("version")),
+        product_name=_column(product["name"]) or "",
+        product_version=_column(product["version"]) or "",
+        edition=_column(product["edition"]) or "",
+        database_vendor=_column(database.get("vendor")),
+        server_vendor=_column(server.get("vendor")),
+        runtime=_column(" ".join(str(p) for p in (jdk.get("vendor"), jdk.get("version")) if p)),
         commands={name: n for name, n in (internals.get("commands") or {}).items() if n},
         metrics={name: n for name, n in _canonical_metrics(internals.get("metrics") or {}).items() if n},
         document=text,

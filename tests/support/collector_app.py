@@ -71,7 +71,8 @@ def stored_reports(database_url: str, table: str = "telemetry_collector_report")
         with engine.connect() as conn:
             if not sa.inspect(conn).has_table(table):
                 return []
-            rows = conn.execute(sa.text(f"SELECT * FROM {table} ORDER BY id")).mappings().all()
+            reflected = sa.Table(table, sa.MetaData(), autoload_with=conn)  # typed columns: datetimes on SQLite
+            rows = conn.execute(sa.select(reflected).order_by(reflected.c.id)).mappings().all()
     finally:
         engine.dispose()
     return [dict(row) for row in rows]
