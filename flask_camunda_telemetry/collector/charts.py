@@ -10,7 +10,10 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-__all__ = ["Bar", "Column", "ColumnChart", "bar_rows", "column_chart", "nice_ceiling"]
+__all__ = ["Bar", "Column", "ColumnChart", "bar_rows", "column_chart", "compact", "nice_ceiling"]
+
+#: The widest a column gets (a chart of a few reports has a few slim columns, not slabs).
+MAX_COLUMN = 28.0
 
 
 @dataclass(frozen=True)
@@ -58,13 +61,21 @@ def bar_rows(items: Iterable[tuple[str | None, int]], limit: int = 12, unknown: 
 
 
 def nice_ceiling(value: int) -> int:
-    """The smallest of 1, 2, 5, 10, 20, 50, ... at least ``value`` (the top of an axis)."""
+    """The top of an axis: the smallest of 1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, ... at least ``value``."""
     if value <= 1:
         return 1
-    magnitude: int = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 5, 10):
-        if step * magnitude >= value:
-            return step * magnitude
+    magnitude = 10 ** math.floor(math.log10(value))
+    tops = (float(step * magnitude) for step in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10))
+    return min(int(top) for top in tops if top.is_integer() and top >= value)
+
+
+def compact(value: int) -> str:
+    """An axis label: ``950``, ``9,500``, ``95k``, ``9.5M``, ``20M``."""
+    if value < 10_000:
+        return f"{value:,}"
+    for size, unit in ((10**9, "B"), (10**6, "M"), (10**3, "k")):
+        if value >= size:
+            return f"{value / size:.3g}{unit}"
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -77,11 +88,12 @@ def column_chart(
     ceiling = nice_ceiling(max((value for _, value in points), default=0))
     slot = plot_width / max(len(points), 1)
     scale = (bottom - top) / ceiling
+    width_each = min(slot * 0.8, MAX_COLUMN)
     columns = [
         Column(
-            x=round(left + i * slot + slot * 0.1, 2),
+            x=round(left + i * slot + (slot - width_each) / 2, 2),
             y=round(bottom - value * scale, 2),
-            width=round(slot * 0.8, 2),
+            width=round(width_each, 2),
             height=round(value * scale, 2),
             label=label,
             value=value,
@@ -89,6 +101,6 @@ def column_chart(
         for i, (label, value) in enumerate(points)
     ]
     levels = [f * ceiling for f in (0, 0.5, 1) if f * ceiling % 1 == 0]
-    grid = [(round(bottom - level * scale, 2), f"{int(level):,}") for level in levels]
+    grid = [(round(bottom - level * scale, 2), compact(int(level))) for level in levels]
     ticks = [(round(left + i * slot + slot / 2, 2), label) for i, (label, _) in enumerate(points) if not i % tick_every]
     return ColumnChart(width, height, columns, grid, ticks, left, bottom)
