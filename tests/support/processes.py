@@ -30,6 +30,7 @@ from .serving_app import ALL_METRICS, PID_HEADER
 
 __all__ = [
     "APP_FACTORY",
+    "EXAMPLE_APP",
     "REPO",
     "Counts",
     "Reply",
@@ -51,6 +52,8 @@ REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 #: The WSGI app every server runs.
 APP_FACTORY = "tests.support.serving_app:create_app"
+#: The example engine (``example_app/``), for tests that serve it as a user would.
+EXAMPLE_APP = "example_app:create_app"
 STARTUP_DEADLINE = 60.0
 STOP_DEADLINE = 30.0
 
@@ -179,7 +182,7 @@ def _gunicorn_options() -> list[str]:
     return ["--no-control-socket"] if "--no-control-socket" in known else []
 
 
-def _command(kind: str, port: int, args: Iterable[str]) -> list[str]:
+def _command(kind: str, port: int, args: Iterable[str], app: str) -> list[str]:
     if kind == "gunicorn":
         return [
             str(BIN / "gunicorn"),
@@ -189,27 +192,29 @@ def _command(kind: str, port: int, args: Iterable[str]) -> list[str]:
             "--log-level", "info",
             *_gunicorn_options(),
             *args,
-            f"{APP_FACTORY}()",
+            f"{app}()",
         ]
     if kind == "waitress":
-        return [str(BIN / "waitress-serve"), "--listen", f"127.0.0.1:{port}", *args, "--call", APP_FACTORY]
+        return [str(BIN / "waitress-serve"), "--listen", f"127.0.0.1:{port}", *args, "--call", app]
     if kind == "werkzeug":
         return [
-            str(BIN / "flask"), "--app", APP_FACTORY, "run",
+            str(BIN / "flask"), "--app", app, "run",
             "--host", "127.0.0.1", "--port", str(port), "--no-reload", "--no-debugger", *args,
         ]
     raise ValueError(f"unknown server kind {kind!r}")
 
 
 @contextmanager
-def serve(kind: str, env: Mapping[str, str], log_dir: Path, args: Iterable[str] = ()) -> Iterator[Server]:
-    """Start ``kind`` (gunicorn, waitress, werkzeug) on a free 127.0.0.1 port and wait until it
-    answers; stop it when the block ends."""
+def serve(
+    kind: str, env: Mapping[str, str], log_dir: Path, args: Iterable[str] = (), app: str = APP_FACTORY
+) -> Iterator[Server]:
+    """Start ``kind`` (gunicorn, waitress, werkzeug) running the factory ``app`` (``module:name``)
+    on a free 127.0.0.1 port and wait until it answers; stop it when the block ends."""
     port = free_port()
     log = log_dir / f"{kind}-{port}.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(
-            _command(kind, port, args),
+            _command(kind, port, args, app),
             cwd=REPO,
             env=dict(env),
             stdin=subprocess.DEVNULL,
@@ -323,10 +328,12 @@ def read_everywhere(server: Server, minimum: int = 16, deadline: float = 30.0) -
                 )
 
 
-def flask_cli(env: Mapping[str, str], *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``flask --app tests.support.serving_app:create_app <args>`` with ``env``."""
+def flask_cli(
+    env: Mapping[str, str], *args: str, input: str | None = None, app: str = APP_FACTORY
+) -> subprocess.CompletedProcess[str]:
+    """Run ``flask --app <app> <args>`` with ``env`` (default: the serving app)."""
     return subprocess.run(
-        [str(BIN / "flask"), "--app", APP_FACTORY, *args],
+        [str(BIN / "flask"), "--app", app, *args],
         cwd=REPO,
         env=dict(env),
         input=input,
