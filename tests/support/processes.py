@@ -46,6 +46,7 @@ __all__ = [
     "shared_counts",
     "wait_for",
     "wait_for_counts",
+    "wait_until_ready",
 ]
 
 REPO = Path(__file__).resolve().parents[2]
@@ -204,6 +205,23 @@ def _command(kind: str, port: int, args: Iterable[str], app: str) -> list[str]:
     raise ValueError(f"unknown server kind {kind!r}")
 
 
+def wait_until_ready(
+    process: subprocess.Popen[bytes], ready: Callable[[], bool], failure: Callable[[str], str], what: str
+) -> None:
+    """Poll ``ready`` (an OSError counts as not yet) until it is true. Fails, with ``failure``
+    adding the log's tail, when ``process`` exits first or after STARTUP_DEADLINE seconds."""
+    end = time.monotonic() + STARTUP_DEADLINE
+    while True:
+        if process.poll() is not None:
+            raise AssertionError(failure(f"{what} exited with {process.returncode} while starting"))
+        with suppress(OSError):
+            if ready():
+                return
+        if time.monotonic() > end:
+            raise AssertionError(failure(f"{what} did not answer within {STARTUP_DEADLINE:.0f}s"))
+        time.sleep(0.1)
+
+
 @contextmanager
 def serve(
     kind: str, env: Mapping[str, str], log_dir: Path, args: Iterable[str] = (), app: str = APP_FACTORY
@@ -224,19 +242,9 @@ def serve(
         )
     server = Server(kind, process, port, log)
     try:
-        end = time.monotonic() + STARTUP_DEADLINE
-        while True:
-            if process.poll() is not None:
-                raise AssertionError(server.failure(f"{kind} exited with {process.returncode} while starting"))
-            try:
-                # an unrouted path: answered (404) without counting anything
-                if server.request("GET", "/__ready__", timeout=5).status == 404:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > end:
-                raise AssertionError(server.failure(f"{kind} did not answer within {STARTUP_DEADLINE:.0f}s"))
-            time.sleep(0.1)
+        # an unrouted path: answered (404) without counting anything
+        wait_until_ready(process, lambda: server.request("GET", "/__ready__", timeout=5).status == 404,
+                         server.failure, kind)
         yield server
     finally:
         server.stop()

@@ -14,21 +14,20 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .databases import unavailable
 from .net import free_port
+from .processes import wait_until_ready
 
 __all__ = ["Prometheus", "prometheus_server", "promtool_check_metrics", "require_binary"]
 
-STARTUP_DEADLINE = 60.0
 STOP_DEADLINE = 30.0
 
 
@@ -83,6 +82,11 @@ class Prometheus:
     def by_label(self, promql: str, label: str) -> dict[str, float]:
         """``{value of label: value}`` over the results of a query."""
         return {row["metric"].get(label, ""): float(row["value"][1]) for row in self.query(promql)}
+
+    def ready(self) -> bool:
+        """``/-/ready`` answers 200 (503 while starting, which urllib raises as an OSError)."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/-/ready", timeout=5) as response:
+            return bool(response.status == 200)
 
     def failure(self, message: str) -> str:
         tail = self.log.read_text(errors="replace")[-4000:]
@@ -141,16 +145,7 @@ def prometheus_server(
         )
     server = Prometheus(process, port, log)
     try:
-        end = time.monotonic() + STARTUP_DEADLINE
-        while True:
-            if process.poll() is not None:
-                raise AssertionError(server.failure(f"prometheus exited with {process.returncode} while starting"))
-            with suppress(OSError), urllib.request.urlopen(f"http://127.0.0.1:{port}/-/ready", timeout=5) as ready:
-                if ready.status == 200:
-                    break
-            if time.monotonic() > end:
-                raise AssertionError(server.failure(f"prometheus was not ready within {STARTUP_DEADLINE:.0f}s"))
-            time.sleep(0.2)
+        wait_until_ready(process, server.ready, server.failure, "prometheus")
         yield server
     finally:
         server.stop()
