@@ -71,7 +71,7 @@ class TelemetryExt:
         ``db.create_all()`` and Alembic see them) and its engine is used (``bind_key`` option /
         ``CAMUNDA_TELEMETRY_BIND_KEY`` picks a bind).
     :param authorize: a callable with no arguments deciding whether the current request may read
-        the data: truthy allows, falsy answers 403; it may raise
+        the data (``/telemetry/data`` and the Prometheus route): truthy allows, falsy answers 403; it may raise
         :class:`~.AuthenticationRequired` (401) or :class:`~.AuthorizationDenied` (403).
     :param options: defaults for the ``CAMUNDA_TELEMETRY_*`` keys, named in lower case without
         the prefix (``scope="process"``); values already in ``app.config`` win.
@@ -127,7 +127,7 @@ class TelemetryExt:
             app.add_url_rule(config.openapi_url, OPENAPI_ENDPOINT, serve_openapi, methods=["GET"])
         if prometheus is not None and config.prometheus_url:
             app.add_url_rule(
-                config.prometheus_url, PROMETHEUS_ENDPOINT, prometheus.make_metrics_view(state),
+                config.prometheus_url, PROMETHEUS_ENDPOINT, prometheus.serve_prometheus_metrics,
                 methods=ANY_METHOD, provide_automatic_options=False,
             )
         app.cli.add_command(telemetry_cli)

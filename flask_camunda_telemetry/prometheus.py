@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from flask import Response, current_app, request
@@ -34,7 +34,7 @@ from .document.metrics import INTERNAL_NAMES
 from .exceptions import DatabaseUnavailableError
 from .rest.blueprint import allow_methods, refuse_unauthorized
 from .rest.responses import handle_exception
-from .state import TelemetryState
+from .state import TelemetryState, get_state
 
 __all__ = [
     "COMMAND_SERIES",
@@ -44,8 +44,8 @@ __all__ = [
     "START_SERIES",
     "Snapshot",
     "TelemetryCollector",
-    "make_metrics_view",
     "read_snapshot",
+    "serve_prometheus_metrics",
 ]
 
 log = logging.getLogger("flask_camunda_telemetry")
@@ -153,7 +153,7 @@ class TelemetryCollector:
         return families(snapshot)
 
 
-def _scrape(state: TelemetryState, registry: CollectorRegistry) -> Response:
+def _scrape(state: TelemetryState) -> Response:
     answer = allow_methods("GET", "HEAD")
     if answer is not None:
         return answer
@@ -161,6 +161,10 @@ def _scrape(state: TelemetryState, registry: CollectorRegistry) -> Response:
     if refused is not None:
         return refused
     state.observe_server(request.environ)
+    # The route's own registry, made per scrape (a few microseconds): nothing shared between
+    # threads, apps or forked workers, and prometheus_client's global registry is never used.
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(TelemetryCollector(state, raise_on_outage=True))
     encode, content_type = choose_encoder(request.headers.get("Accept", ""))
     response = current_app.response_class(encode(registry), status=200)
     response.headers["Content-Type"] = content_type
@@ -168,17 +172,11 @@ def _scrape(state: TelemetryState, registry: CollectorRegistry) -> Response:
     return response
 
 
-def make_metrics_view(state: TelemetryState) -> Callable[[], Response]:
+def serve_prometheus_metrics() -> Response:
     """The view of ``CAMUNDA_TELEMETRY_PROMETHEUS_URL``: text format, or OpenMetrics when the
     scraper asks for it; guarded by the ``authorize`` hook; errors as Camunda-shaped JSON
     (503 with the database down)."""
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(TelemetryCollector(state, raise_on_outage=True))
-
-    def serve_prometheus_metrics() -> Response:
-        try:
-            return _scrape(state, registry)
-        except Exception as exc:  # noqa: BLE001 - every failure answers JSON, as the other routes do
-            return handle_exception(exc)
-
-    return serve_prometheus_metrics
+    try:
+        return _scrape(get_state())
+    except Exception as exc:  # noqa: BLE001 - every failure answers JSON, as the other routes do
+        return handle_exception(exc)
