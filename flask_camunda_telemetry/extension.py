@@ -71,8 +71,8 @@ class TelemetryExt:
         ``db.create_all()`` and Alembic see them) and its engine is used (``bind_key`` option /
         ``CAMUNDA_TELEMETRY_BIND_KEY`` picks a bind).
     :param authorize: a callable with no arguments deciding whether the current request may read
-        the data (``/telemetry/data`` and the Prometheus route): truthy allows, falsy answers 403; it may raise
-        :class:`~.AuthenticationRequired` (401) or :class:`~.AuthorizationDenied` (403).
+        the data (``/telemetry/data`` and the Prometheus route): truthy allows, falsy answers 403;
+        it may raise :class:`~.AuthenticationRequired` (401) or :class:`~.AuthorizationDenied` (403).
     :param options: defaults for the ``CAMUNDA_TELEMETRY_*`` keys, named in lower case without
         the prefix (``scope="process"``); values already in ``app.config`` win.
 
