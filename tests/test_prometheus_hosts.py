@@ -157,3 +157,22 @@ def test_the_collector_of_a_gone_app_reports_nothing(tmp_path: Path) -> None:
     del app
     gc.collect()
     assert collector.collect() == []
+
+
+def test_what_a_report_records_never_lowers_the_counters(tmp_path: Path, database_url: str) -> None:
+    """A report records what it sent in ``command-reported``/``metric-reported`` rows (the
+    document then shows lifetime - reported); the counters stay the lifetime totals."""
+    ext = TelemetryExt()
+    app = prometheus_app(database_url, tmp_path, ext, **NO_BACKGROUND_FLUSH)
+    ext.count_command("StartProcessInstanceCmd", 5, app=app)
+    ext.mark_occurrence("root-process-instance-start", 5, app=app)
+    client = app.test_client()
+    before = scrape(client)
+    ext.state(app).store.add_counts(
+        {"command-reported": {"StartProcessInstanceCmd": 5}, "metric-reported": {"root-process-instance-start": 5}}
+    )
+    ext.count_command("StartProcessInstanceCmd", 1, app=app)
+    after = scrape(client)
+    assert before.by_label(COMMANDS, "command") == {"StartProcessInstanceCmd": 5}
+    assert after.by_label(COMMANDS, "command") == {"StartProcessInstanceCmd": 6}
+    assert after.by_label("camunda_engine_metric_total", "metric")["root-process-instance-start"] == 5
