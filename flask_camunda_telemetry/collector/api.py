@@ -14,7 +14,7 @@ from marshmallow import Schema, fields
 from werkzeug.exceptions import BadRequest
 
 from ..document.schemas import DashKeyedSchema
-from ..rest.blueprint import allow, authorize
+from ..rest.blueprint import allow_methods, authorize
 from ..rest.responses import json_response
 from .state import CollectorState, get_collector_state
 from .store import COMMAND, METRIC, Usage
@@ -115,7 +115,7 @@ def usage_record(usage: Usage) -> dict[str, dict[str, int]]:
 
 def guard(*methods: str) -> CollectorState | Response:
     """The state when the request may read the collector's data; else the answer (OPTIONS, 401, 403)."""
-    options = allow(*methods)
+    options = allow_methods(*methods)
     if options is not None:
         return options
     state = get_collector_state()

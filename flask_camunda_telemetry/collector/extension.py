@@ -9,7 +9,7 @@ from flask import Blueprint, Flask, Response
 from werkzeug.exceptions import NotFound
 
 from ..exceptions import AlreadyInitializedError
-from ..rest.blueprint import ANY_METHODS, json_errors
+from ..rest.blueprint import ANY_METHOD, json_errors
 from ..rest.responses import error_response, json_response
 from ..storage.engines import resolve_database
 from .api import api_installations, api_usage
@@ -61,7 +61,7 @@ def make_blueprint(url_prefix: str) -> Blueprint:
     if url_prefix:  # under a prefix every other path is the collector's (a JSON 404)
         routes.append(("/<path:subpath>", _unknown))
     for rule, view in routes:
-        blueprint.add_url_rule(rule, view_func=view, methods=ANY_METHODS, provide_automatic_options=False)
+        blueprint.add_url_rule(rule, view_func=view, methods=ANY_METHOD, provide_automatic_options=False)
     return json_errors(blueprint)
 
 

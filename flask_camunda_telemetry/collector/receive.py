@@ -13,7 +13,7 @@ import re
 from flask import Response, request
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
 
-from ..rest.blueprint import allow
+from ..rest.blueprint import allow_methods
 from ..rest.responses import error_response, json_response
 from .payload import InvalidReportError, read_report
 from .state import get_collector_state
@@ -65,7 +65,7 @@ def _report_id() -> str | None:
 
 
 def receive_report() -> Response:
-    options = allow("POST")
+    options = allow_methods("POST")
     if options is not None:
         return options
     state = get_collector_state()

@@ -15,25 +15,31 @@ from werkzeug.exceptions import BadRequest, MethodNotAllowed, NotFound, RequestE
 
 from ..document.schemas import TelemetryDataSchema
 from ..exceptions import AuthenticationRequired, AuthorizationDenied
-from ..state import get_state
+from ..state import TelemetryState, get_state
 from .responses import authorization_error, error_response, handle_exception, json_response
 
-__all__ = ["ANY_METHODS", "BLUEPRINT_NAME", "allow", "authorize", "json_errors", "make_blueprint", "serve_openapi"]
+__all__ = [
+    "ANY_METHOD",
+    "BLUEPRINT_NAME",
+    "allow_methods",
+    "authorize",
+    "json_errors",
+    "make_blueprint",
+    "refuse_unauthorized",
+    "serve_openapi",
+]
 
 BLUEPRINT_NAME = "camunda_telemetry"
 
 # Routes accept every common method so that a wrong one gets a JSON 405 from this blueprint's
 # handler rather than the host app's HTML one; OPTIONS is answered here with the real methods.
-ANY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT", "QUERY"]
+ANY_METHOD = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT", "QUERY")
 _MAX_BODY = 64 * 1024  # a configuration body is a few bytes; never buffer more than this
 _data_schema = TelemetryDataSchema()
 
 
-def allow(*methods: str) -> Response | None:
-    """None when the request's method is one of ``methods``; the OPTIONS answer; else a 405.
-
-    For views registered with :data:`ANY_METHODS`, so that a wrong method gets a JSON 405.
-    """
+def allow_methods(*methods: str) -> Response | None:
+    """None when the request's method is one of ``methods``; the OPTIONS answer; else a 405."""
     allowed = [*methods, "OPTIONS"]
     if request.method == "OPTIONS":
         response = current_app.response_class(status=200)
@@ -45,7 +51,10 @@ def allow(*methods: str) -> Response | None:
 
 
 def authorize(hook: Callable[[], Any] | None) -> Response | None:
-    """Run an ``authorize`` hook: None when the request may go on, else the 401/403 response."""
+    """Run an ``authorize`` hook: None when the request may go on, else the 401/403 response.
+
+    The collector's routes use it too.
+    """
     if hook is None:
         return None
     try:
@@ -59,6 +68,11 @@ def authorize(hook: Callable[[], Any] | None) -> Response | None:
     return None if allowed else authorization_error(None)
 
 
+def refuse_unauthorized(state: TelemetryState) -> Response | None:
+    """None when the request may read the data, else the 401/403 response."""
+    return authorize(state.authorizer())
+
+
 def json_errors(blueprint: Blueprint) -> Blueprint:
     """Answer every error of ``blueprint``'s routes in Camunda's JSON shape."""
     # By code as well: Flask prefers an app's handler for a code over a blueprint's for a class.
@@ -69,11 +83,11 @@ def json_errors(blueprint: Blueprint) -> Blueprint:
 
 
 def telemetry_data() -> Response:
-    options = allow("GET", "HEAD")
+    options = allow_methods("GET", "HEAD")
     if options is not None:
         return options
     state = get_state()
-    refused = authorize(state.authorizer())
+    refused = refuse_unauthorized(state)
     if refused is not None:
         return refused
     state.observe_server(request.environ)
@@ -81,7 +95,7 @@ def telemetry_data() -> Response:
 
 
 def telemetry_configuration() -> Response | tuple[str, int]:
-    options = allow("GET", "HEAD", "POST")
+    options = allow_methods("GET", "HEAD", "POST")
     if options is not None:
         return options
     if request.method != "POST":
@@ -124,5 +138,5 @@ def make_blueprint() -> Blueprint:
         ("/telemetry/", unknown_resource),
         ("/telemetry/<path:subpath>", unknown_resource),
     ):
-        blueprint.add_url_rule(rule, view_func=view, methods=ANY_METHODS, provide_automatic_options=False)
+        blueprint.add_url_rule(rule, view_func=view, methods=ANY_METHOD, provide_automatic_options=False)
     return json_errors(blueprint)
