@@ -86,10 +86,13 @@ def test_without_a_report_id_or_a_start_date_every_report_is_stored(database_url
 def _summaries(app: Flask) -> tuple[Any, ...]:
     with app.app_context():
         store = get_collector_state(app).store
-        epoch = dt.datetime(2000, 1, 1)
+        epoch = dt.datetime(2000, 1, 1, 0, 0, 1)  # not a whole day: summed from the counts
         return (
-            store.usage(),  # from the summary table
+            store.usage(),  # from the daily summary
             store.usage(since=epoch),  # from the counts of every report
+            store.reports_per_day(epoch),  # from the daily summary
+            {day: sum(store.reports_per_day(epoch, r.installation).get(day, 0) for r in store.installations())
+             for day in store.reports_per_day(epoch)},  # from the reports
             {i: store.usage(installation=i) for i in sorted(r.installation for r in store.installations())},
             sorted(tuple(row) for row in store.installations()),
         )
@@ -112,11 +115,12 @@ def test_the_summaries_always_equal_a_recomputation_from_the_reports(database_ur
         report = engine_report(installation, commands, metrics, start, version, edition=rng.choice(["community",
                                                                                                    "enterprise"]))
         _post(app, report, f"r{rng.randrange(3)}" if step % 3 else None)
-    usage, recomputed, per_installation, rows = _summaries(app)
+    usage, recomputed, per_day, per_day_recomputed, per_installation, rows = _summaries(app)
     assert usage == recomputed
+    assert per_day == per_day_recomputed
     with app.app_context():
         state.store.rebuild()
-    assert _summaries(app) == (usage, recomputed, per_installation, rows)
+    assert _summaries(app) == (usage, recomputed, per_day, per_day_recomputed, per_installation, rows)
     assert sum(row[3] for row in rows) == len(stored_reports(database_url))
 
 

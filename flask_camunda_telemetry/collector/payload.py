@@ -216,6 +216,9 @@ def loading(schema: type[Schema]) -> type[Schema]:
     return _SPECIAL.get(schema) or type(f"Received{schema.__name__}", (_Loading, schema), {})
 
 
+_schema = ReceivedReportSchema()  # loading only reads it: one instance serves every thread
+
+
 @dataclass(frozen=True)
 class Received:
     """What the collector stores of one report. Times are naive UTC."""
@@ -283,7 +286,7 @@ def read_report(body: bytes, report_id: str | None, received_at: dt.datetime) ->
     if not isinstance(document, dict):
         raise InvalidReportError("The body must be a JSON object, the document GET /telemetry/data returns.")
     try:
-        loaded = ReceivedReportSchema().load(document)
+        loaded = _schema.load(document)
     except ValidationError as exc:
         problems = [problem.rstrip(".") for problem in _errors(exc.messages)]
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""

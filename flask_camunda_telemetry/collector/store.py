@@ -2,9 +2,10 @@
 
 Storing a report is one transaction: an upsert of the report row on (installation,
 ``report_key``) so a resent report replaces its row (concurrent posts of the same report leave
-one), its counts, and the two per-installation summaries adjusted by the difference. Every
-aggregation runs in the database (GROUP BY); the overview reads the summaries, narrowed usage
-sums the counts of the matching reports. Supports SQLite, PostgreSQL and MariaDB/MySQL.
+one), its counts, and the two summaries adjusted by the difference. Every aggregation runs in the
+database (GROUP BY): over the daily summary when it can answer (whole days, any version, every
+installation), else over the counts of the matching reports. Supports SQLite, PostgreSQL and
+MariaDB/MySQL.
 """
 
 from __future__ import annotations
@@ -13,23 +14,28 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import Date, Engine, and_, case, delete, func, insert, literal, select
-from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy import Date, Engine, and_, case, delete, func, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.expression import ColumnElement, Executable
 
-from ..exceptions import DatabaseUnavailableError
 from ..storage.engines import LazyEngine
 from ..storage.store import create_missing_tables, run_transaction
 from .payload import Received
+from .statements import (
+    COMMAND,
+    ENVIRONMENT,
+    INSTALLATION_COLUMNS,
+    METRIC,
+    REPORT,
+    USAGE_COLUMNS,
+    Writes,
+    build_writes,
+    recomputed_summaries,
+)
 from .tables import CollectorTables
 
-__all__ = ["COMMAND", "ENVIRONMENT", "METRIC", "CollectorStore", "Usage"]
+__all__ = ["COMMAND", "ENVIRONMENT", "METRIC", "REPORT", "CollectorStore", "Usage"]
 
-COMMAND = "command"
-METRIC = "metric"
-#: The fields the dashboard groups installations by.
-ENVIRONMENT = ("product_name", "product_version", "edition", "database_vendor", "server_vendor", "runtime")
 _HINT = "The sender keeps its counts and sends them again later."
 
 #: ``{"command": {name: total}, "metric": {name: total}}``
@@ -45,6 +51,7 @@ class CollectorStore:
         self.lazy_engine = engine
         self._create_tables = create_tables
         self._tables_ready = False
+        self._statements: dict[str, Writes] = {}
 
     @property
     def engine(self) -> Engine:
@@ -71,53 +78,48 @@ class CollectorStore:
         """Store ``report``; True when it replaced the one stored for the same period."""
         return self._run("store the report", lambda conn: self._ingest(conn, report))
 
+    def _writes(self, dialect: str) -> Writes:
+        """The statements that store a report, built once per dialect (then compiled once)."""
+        writes = self._statements.get(dialect)
+        if writes is None:
+            writes = self._statements[dialect] = build_writes(self.tables, dialect)
+        return writes
+
     def _ingest(self, conn: Connection, r: Received) -> bool:
         t = self.tables
+        writes = self._writes(conn.dialect.name)
         environment = {name: getattr(r, name) for name in ENVIRONMENT}
         report = {"installation": r.installation, "report_key": r.report_key, "rev": 1, "received_at": r.received_at,
                   "period_start": r.period_start, **environment, "commands": sum(r.commands.values()),
                   "document": r.document}
-        replace = ("period_start", *ENVIRONMENT, "commands", "document")
-        statement = _upsert(conn, t.report, ["installation", "report_key"],
-                            lambda new: {"rev": t.report.c.rev + 1, **{c: new[c] for c in replace}})
-        returning = statement.returning(t.report.c.id, t.report.c.rev, t.report.c.received_at)
-        report_id, rev, received_at = conn.execute(returning, report).one()
         counts = {(COMMAND, name): n for name, n in r.commands.items()}
         counts.update({(METRIC, name): n for name, n in r.metrics.items()})
-        old: dict[tuple[str, str], int] = {}
+        if writes.whole is not None:  # one statement does it all for a report new to its period
+            kinds, names, values = [k for k, _ in counts], [name for _, name in counts], list(counts.values())
+            arrays = {"c_kind": kinds, "c_name": names, "c_value": values, "u_kind": [*kinds, REPORT],
+                      "u_name": [*names, "*"], "u_total": [*values, 1], "increment": 1}
+            report_id, rev, received_at, version = conn.execute(writes.whole, {**report, **arrays}).one()
+            if rev == 1:
+                return False
+        else:
+            report_id, rev, received_at, version = conn.execute(writes.report, report).one()
+        old: dict[tuple[str, str], int] = {(REPORT, "*"): 1} if rev > 1 else {}
         if rev > 1:
             owned = t.count.c.report_id == report_id
-            old = {(k, name): v for k, name, v in conn.execute(select(t.count.c.kind, t.count.c.name,
-                                                                       t.count.c.value).where(owned))}
+            old.update({(k, name): v for k, name, v in conn.execute(select(t.count.c.kind, t.count.c.name,
+                                                                           t.count.c.value).where(owned))})
             conn.execute(delete(t.count).where(owned))
-        if counts:
-            conn.execute(insert(t.count), [{"report_id": report_id, "kind": k, "name": name, "value": n}
-                                           for (k, name), n in counts.items()])
-        deltas = [{"installation": r.installation, "kind": k, "name": name, "total": delta}
+        rows = [{"report_id": report_id, "kind": k, "name": name, "value": n} for (k, name), n in counts.items()]
+        counts[(REPORT, "*")] = 1
+        day = _day(received_at)
+        deltas = [{"day": day, "product_version": version, "kind": k, "name": name, "total": delta}
                   for k, name in sorted(counts.keys() | old.keys())
                   if (delta := counts.get((k, name), 0) - old.get((k, name), 0))]
-        if deltas:
-            conn.execute(_upsert(conn, t.usage, ["installation", "kind", "name"],
-                                 lambda new: {"total": t.usage.c.total + new.total}), deltas)
-        self._count_installation(conn, r.installation, received_at, environment, new_report=rev == 1)
+        environment["product_version"] = version
+        writes.rest(conn, rows, deltas, {"installation": r.installation, "first_report": received_at,
+                                         "last_report": received_at, "reports": 1, **environment,
+                                         "increment": 0 if rev > 1 else 1})
         return bool(rev > 1)
-
-    def _count_installation(self, conn: Connection, installation: str, received_at: dt.datetime,
-                            environment: dict[str, Any], new_report: bool) -> None:
-        i = self.tables.installation.c
-        row = {"installation": installation, "first_report": received_at, "last_report": received_at,
-               "reports": 1, **environment}
-
-        def on_conflict(new: Any) -> dict[str, Any]:
-            latest = new.last_report >= i.last_report
-            return {
-                **{name: case((latest, new[name]), else_=i[name]) for name in ENVIRONMENT},
-                "first_report": case((new.first_report < i.first_report, new.first_report), else_=i.first_report),
-                "last_report": case((new.last_report > i.last_report, new.last_report), else_=i.last_report),
-                "reports": i.reports + literal(1 if new_report else 0),
-            }
-
-        conn.execute(_upsert(conn, self.tables.installation, ["installation"], on_conflict), row)
 
     # -- maintenance ----------------------------------------------------------------------
 
@@ -145,26 +147,13 @@ class CollectorStore:
     def rebuild(self) -> None:
         """Recompute both summaries from the stored reports, in one transaction."""
         t = self.tables
-        r, c = t.report.c, t.count.c
-        totals = (select(r.installation, c.kind, c.name, func.sum(c.value))
-                  .select_from(t.count.join(t.report, r.id == c.report_id))
-                  .group_by(r.installation, c.kind, c.name))
-        spans = (select(r.installation, func.min(r.received_at).label("first"),
-                        func.max(r.received_at).label("last"), func.count().label("n"))
-                 .group_by(r.installation).subquery())
-        latest = (select(func.max(t.report.c.id)).where(
-            and_(r.installation == spans.c.installation, r.received_at == spans.c.last)).scalar_subquery())
-        other = t.report.alias("latest")
-        installations = (select(spans.c.installation, spans.c.first, spans.c.last, spans.c.n,
-                                *(other.c[name] for name in ENVIRONMENT))
-                         .select_from(spans.join(other, other.c.id == latest)))
-        columns = ["installation", "first_report", "last_report", "reports", *ENVIRONMENT]
+        usage, installations = recomputed_summaries(t)
 
         def work(conn: Connection) -> None:
             conn.execute(delete(t.usage))
-            conn.execute(insert(t.usage).from_select(["installation", "kind", "name", "total"], totals))
+            conn.execute(insert(t.usage).from_select(USAGE_COLUMNS, usage))
             conn.execute(delete(t.installation))
-            conn.execute(insert(t.installation).from_select(columns, installations))
+            conn.execute(insert(t.installation).from_select(INSTALLATION_COLUMNS, installations))
 
         self._run("rebuild the summaries", work)
 
@@ -182,11 +171,16 @@ class CollectorStore:
         return int(row[0]), int(row[1]), int(row[2] or 0)
 
     def reports_per_day(self, since: dt.datetime, installation: str | None = None) -> dict[dt.date, int]:
-        r = self.tables.report.c
-        day = func.date(r.received_at, type_=Date()).label("day")
-        query = select(day, func.count()).where(r.received_at >= since).group_by(day)
-        if installation is not None:
-            query = query.where(r.installation == installation)
+        """Reports received per day from the day of ``since`` on."""
+        if installation is None:
+            u = self.tables.usage.c
+            query = (select(u.day, func.sum(u.total)).where(and_(u.kind == REPORT, u.day >= since.date()))
+                     .group_by(u.day))
+        else:
+            r = self.tables.report.c
+            day = func.date(r.received_at, type_=Date()).label("day")
+            query = (select(day, func.count())
+                     .where(and_(r.received_at >= since, r.installation == installation)).group_by(day))
         return {_day(d): int(n) for d, n in self._rows("count the reports per day", query)}
 
     def installations_by(self, column: str) -> list[tuple[str | None, int]]:
@@ -220,59 +214,50 @@ class CollectorStore:
         rows = self._rows("read the latest report", query)
         return rows[0][0] if rows else None
 
+    def _sums(self, installation: str | None = None, since: dt.datetime | None = None,
+              until: dt.datetime | None = None, version: str | None = None) -> Any:
+        """``(kind, name, total)`` summed over the reports received in [since, until): from the daily
+        summary when it can answer (every installation, whole days), else from the counts."""
+        t = self.tables
+        conditions: list[ColumnElement[bool]] = []
+        source: Any
+        if installation is None and all(b is None or b.time() == dt.time() for b in (since, until)):
+            u = t.usage.c
+            kind, name, value, source, day, ver = u.kind, u.name, u.total, t.usage, u.day, u.product_version
+            conditions.append(u.kind != REPORT)
+            since_, until_ = (since.date() if since else None), (until.date() if until else None)
+        else:
+            r, c = t.report.c, t.count.c
+            kind, name, value, day, ver = c.kind, c.name, c.value, r.received_at, r.product_version
+            source = t.count.join(t.report, r.id == c.report_id)
+            since_, until_ = since, until
+            if installation is not None:
+                conditions.append(r.installation == installation)
+        if since_ is not None:
+            conditions.append(day >= since_)
+        if until_ is not None:
+            conditions.append(day < until_)
+        if version is not None:
+            conditions.append(ver == version)
+        total = func.sum(value)
+        return (select(kind.label("kind"), name.label("name"), total.label("total")).select_from(source)
+                .where(and_(*conditions)).group_by(kind, name).having(total > 0))
+
     def usage(self, installation: str | None = None, since: dt.datetime | None = None,
               until: dt.datetime | None = None, version: str | None = None) -> Usage:
         """Commands and metrics summed over the matching reports (received in [since, until))."""
-        t = self.tables
-        if since is None and until is None and version is None:
-            u = t.usage.c
-            query = select(u.kind, u.name, func.sum(u.total)).group_by(u.kind, u.name)
-            if installation is not None:
-                query = query.where(u.installation == installation)
-        else:
-            r, c = t.report.c, t.count.c
-            conditions: list[ColumnElement[bool]] = []
-            if installation is not None:
-                conditions.append(r.installation == installation)
-            if since is not None:
-                conditions.append(r.received_at >= since)
-            if until is not None:
-                conditions.append(r.received_at < until)
-            if version is not None:
-                conditions.append(r.product_version == version)
-            query = (select(c.kind, c.name, func.sum(c.value)).select_from(t.count.join(t.report, r.id == c.report_id))
-                     .where(and_(*conditions)).group_by(c.kind, c.name))
         usage: Usage = {COMMAND: {}, METRIC: {}}
-        for kind, name, total in self._rows("sum the usage", query):
-            if total and kind in usage:
-                usage[kind][name] = int(total)
+        for kind, name, total in self._rows("sum the usage", self._sums(installation, since, until, version)):
+            usage[kind][name] = int(total)
         return usage
 
     def top(self, kind: str, limit: int, installation: str | None = None) -> list[tuple[str, int]]:
         """The ``limit`` names of ``kind`` with the largest totals (over every report)."""
-        u = self.tables.usage.c
-        total = func.sum(u.total)
-        query = (select(u.name, total).where(u.kind == kind).group_by(u.name).having(total > 0)
-                 .order_by(total.desc(), u.name).limit(limit))
-        if installation is not None:
-            query = query.where(u.installation == installation)
+        sums = self._sums(installation).subquery()
+        query = (select(sums.c.name, sums.c.total).where(sums.c.kind == kind)
+                 .order_by(sums.c.total.desc(), sums.c.name).limit(limit))
         return [(name, int(n)) for name, n in self._rows("sum the usage", query)]
 
 
 def _day(value: Any) -> dt.date:
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
-
-
-def _upsert(conn: Connection, table: Any, key: list[str], on_conflict: Callable[[Any], dict[str, Any]]) -> Any:
-    """INSERT; where ``key`` exists, SET ``on_conflict(new values)`` instead."""
-    dialect = conn.dialect.name
-    if dialect in ("postgresql", "sqlite"):
-        pg = (postgresql if dialect == "postgresql" else sqlite).insert(table)
-        return pg.on_conflict_do_update(index_elements=key, set_=on_conflict(pg.excluded))
-    if dialect in ("mysql", "mariadb"):
-        my = mysql.insert(table)
-        return my.on_duplicate_key_update(on_conflict(my.inserted))
-    raise DatabaseUnavailableError(
-        f"The collector stores reports in SQLite, PostgreSQL or MariaDB/MySQL, not {dialect}; "
-        "set CAMUNDA_TELEMETRY_COLLECTOR_DATABASE_URI to one of them."
-    )

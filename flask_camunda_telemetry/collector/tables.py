@@ -4,9 +4,14 @@
   document as received (JSON text) and ``report_key``, which identifies a period of one
   installation (so a resent report replaces its row);
 * ``<prefix>_count``: the report's commands and metrics, one row each, for the database to sum;
-* ``<prefix>_installation`` and ``<prefix>_usage``: per-installation summaries kept up to date
-  in the transaction that stores a report (the overview reads these instead of every report);
-  ``flask telemetry-collector rebuild`` recomputes them from the reports.
+* ``<prefix>_installation``: one row per installation (first and last report, how many, the
+  latest report's product and environment);
+* ``<prefix>_usage``: the counts summed per day received, product version, kind and name, plus
+  the number of reports per day and version (kind ``report``).
+
+The last two are summaries kept up to date in the transaction that stores a report (the overview
+reads them instead of every report); ``flask telemetry-collector rebuild`` recomputes them from
+the reports.
 
 Times are naive UTC. Names are at most 255 characters (the receiving side enforces it).
 """
@@ -18,6 +23,7 @@ from dataclasses import dataclass
 from sqlalchemy import (
     BigInteger,
     Column,
+    Date,
     DateTime,
     Index,
     Integer,
@@ -137,10 +143,11 @@ def _define(metadata: MetaData, names: list[str]) -> CollectorTables:
     )
     usage = Table(
         names[3], metadata,
-        _name("installation", False),
+        Column("day", Date, nullable=False),
+        _name("product_version", False),
         Column("kind", String(8), nullable=False),
         _name("name", False),
         Column("total", BigInteger, nullable=False),
-        PrimaryKeyConstraint("installation", "kind", "name", name=f"pk_{names[3]}"),
+        PrimaryKeyConstraint("day", "product_version", "kind", "name", name=f"pk_{names[3]}"),
     )
     return CollectorTables(report, count, installation, usage)
