@@ -13,6 +13,7 @@ from .counting.commands import install_counting_hook, mark_command, validate_com
 from .document.metrics import canonical_metric
 from .document.model import TelemetryData
 from .exceptions import AlreadyInitializedError
+from .pages import PAGE_BLUEPRINT_NAME, make_page_blueprint
 from .rest.blueprint import BLUEPRINT_NAME, make_blueprint, serve_openapi
 from .state import EXTENSION_KEY, OPENAPI_ENDPOINT, TelemetryState, get_state
 from .storage.engines import resolve_database
@@ -25,6 +26,11 @@ if TYPE_CHECKING:
 __all__ = ["TelemetryExt"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _names(base: str, prefixes: tuple[str, ...]) -> tuple[str, ...]:
+    """A blueprint's registration name at each URL prefix: ``base``, ``base_2``, ..."""
+    return tuple(base if i == 0 else f"{base}_{i + 1}" for i in range(len(prefixes)))
 
 
 def _positive(what: str, n: object) -> int:
@@ -76,22 +82,22 @@ class TelemetryExt:
         config = load_config(app.config, self._options)
         metadata, engine = resolve_database(app, self.db, config.bind_key, config.database_uri)
         tables = define_tables(metadata, config.property_table, config.count_table)
-        blueprint_names = tuple(
-            BLUEPRINT_NAME if i == 0 else f"{BLUEPRINT_NAME}_{i + 1}" for i in range(len(config.url_prefixes))
-        )
+        blueprint_names = _names(BLUEPRINT_NAME, config.url_prefixes)
+        page_names = _names(PAGE_BLUEPRINT_NAME, config.url_prefixes)
         state = TelemetryState(
             app,
             config=config,
             store=TelemetryStore(tables, engine, config.create_tables),
-            blueprint_names=frozenset(blueprint_names),
+            blueprint_names=frozenset(blueprint_names + page_names),
             authorizer=lambda: self.authorize,
         )
         app.extensions[EXTENSION_KEY] = state
         install_counting_hook(app, state.names, state.resolve_name, state.count_command)
         if config.url_prefixes:
-            blueprint = make_blueprint()
-            for name, prefix in zip(blueprint_names, config.url_prefixes, strict=True):
+            blueprint, page = make_blueprint(), make_page_blueprint()
+            for name, page_name, prefix in zip(blueprint_names, page_names, config.url_prefixes, strict=True):
                 app.register_blueprint(blueprint, name=name, url_prefix=prefix or None)
+                app.register_blueprint(page, name=page_name, url_prefix=prefix or None)
         if config.openapi_url:
             app.add_url_rule(config.openapi_url, OPENAPI_ENDPOINT, serve_openapi, methods=["GET"])
         app.cli.add_command(telemetry_cli)

@@ -39,9 +39,10 @@ def test_options_and_head_are_answered(sqlite_app: Flask) -> None:
 
 
 def test_unknown_sub_path_is_a_json_404(sqlite_app: Flask) -> None:
-    for path in ("/telemetry/", "/telemetry/metrics", "/telemetry/data/extra"):
+    for path in ("/telemetry/metrics", "/telemetry/data/extra"):
         body = _camunda_error(sqlite_app.test_client().get(path), 404, "NotFoundException")
         assert "/telemetry/data" in str(body["message"])
+    _camunda_error(sqlite_app.test_client().get("/telemetry/static/missing.css"), 404, "NotFoundException")
 
 
 def test_configuration_get_and_post(sqlite_app: Flask) -> None:

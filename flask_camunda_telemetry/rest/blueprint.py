@@ -1,7 +1,8 @@
 """The blueprint: ``/telemetry/data``, ``/telemetry/configuration``, and JSON errors for both.
 
 Every route answers JSON in Camunda's shape, including for a wrong method (405 with ``Allow``)
-and an unknown sub-path under ``/telemetry/`` (404).
+and an unknown sub-path under ``/telemetry/`` (404). ``/telemetry/`` itself is the page
+(:mod:`..pages`).
 """
 
 from __future__ import annotations
@@ -9,59 +10,33 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request
-from werkzeug.exceptions import BadRequest, MethodNotAllowed, NotFound, RequestEntityTooLarge, default_exceptions
+from flask import Blueprint, Response, request
+from werkzeug.exceptions import BadRequest, NotFound, RequestEntityTooLarge
 
 from ..document.schemas import TelemetryDataSchema
-from ..exceptions import AuthenticationRequired, AuthorizationDenied
 from ..state import TelemetryState, get_state
-from .responses import authorization_error, error_response, handle_exception, json_response
+from .guards import ANY_METHOD, allow, check_access, refusal_response
+from .responses import json_response, register_json_errors
 
 __all__ = ["BLUEPRINT_NAME", "make_blueprint", "serve_openapi"]
 
 BLUEPRINT_NAME = "camunda_telemetry"
 
-# Routes accept every common method so that a wrong one gets a JSON 405 from this blueprint's
-# handler rather than the host app's HTML one; OPTIONS is answered here with the real methods.
-_ANY = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT", "QUERY"]
 _MAX_BODY = 64 * 1024  # a configuration body is a few bytes; never buffer more than this
 _data_schema = TelemetryDataSchema()
 
 
-def _allow(*methods: str) -> Response | None:
-    """None when the request's method is one of ``methods``; the OPTIONS answer; else a 405."""
-    allowed = [*methods, "OPTIONS"]
-    if request.method == "OPTIONS":
-        response = current_app.response_class(status=200)
-        response.headers["Allow"] = ", ".join(allowed)
-        return response
-    if request.method not in methods:
-        raise MethodNotAllowed(valid_methods=allowed)
-    return None
-
-
-def _authorized(state: TelemetryState) -> Response | None:
-    """None when the request may read the data, else the 401/403 response."""
-    hook = state.authorizer()
-    if hook is None:
-        return None
-    try:
-        allowed = hook()
-    except AuthenticationRequired as exc:
-        response = error_response(401, str(exc), type_="AuthenticationException")
-        response.headers["WWW-Authenticate"] = 'Bearer realm="telemetry"'
-        return response
-    except AuthorizationDenied as exc:
-        return authorization_error(exc.user_id)
-    return None if allowed else authorization_error(None)
+def _refused(state: TelemetryState) -> Response | None:
+    refusal = check_access(state)
+    return None if refusal is None else refusal_response(refusal)
 
 
 def telemetry_data() -> Response:
-    options = _allow("GET", "HEAD")
+    options = allow("GET", "HEAD")
     if options is not None:
         return options
     state = get_state()
-    refused = _authorized(state)
+    refused = _refused(state)
     if refused is not None:
         return refused
     state.observe_server(request.environ)
@@ -69,7 +44,7 @@ def telemetry_data() -> Response:
 
 
 def telemetry_configuration() -> Response | tuple[str, int]:
-    options = _allow("GET", "HEAD", "POST")
+    options = allow("GET", "HEAD", "POST")
     if options is not None:
         return options
     if request.method != "POST":
@@ -86,12 +61,13 @@ def telemetry_configuration() -> Response | tuple[str, int]:
     return "", 204  # nothing is ever sent, so there is nothing to switch (as in Camunda 7.22+)
 
 
-def unknown_resource(subpath: str = "") -> Response:
+def unknown_resource(subpath: str) -> Response:
     rule = request.url_rule.rule if request.url_rule else "/telemetry/"
     root = request.script_root + rule[: rule.index("/telemetry/")]
     raise NotFound(
         f"There is no telemetry resource at '{request.path}'. "
-        f"The resources are '{root}/telemetry/data' and '{root}/telemetry/configuration'."
+        f"The resources are '{root}/telemetry/data' and '{root}/telemetry/configuration', "
+        f"and the page '{root}/telemetry/'."
     )
 
 
@@ -109,12 +85,8 @@ def make_blueprint() -> Blueprint:
     for rule, view in (
         ("/telemetry/data", telemetry_data),
         ("/telemetry/configuration", telemetry_configuration),
-        ("/telemetry/", unknown_resource),
         ("/telemetry/<path:subpath>", unknown_resource),
     ):
-        blueprint.add_url_rule(rule, view_func=view, methods=_ANY, provide_automatic_options=False)
-    # By code as well: Flask prefers an app's handler for a code over a blueprint's for a class.
-    for code in default_exceptions:
-        blueprint.register_error_handler(code, handle_exception)
-    blueprint.register_error_handler(Exception, handle_exception)
+        blueprint.add_url_rule(rule, view_func=view, methods=ANY_METHOD, provide_automatic_options=False)
+    register_json_errors(blueprint)
     return blueprint

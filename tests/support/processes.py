@@ -30,6 +30,7 @@ from .serving_app import ALL_METRICS, PID_HEADER
 
 __all__ = [
     "APP_FACTORY",
+    "EXAMPLE_APP_FACTORY",
     "REPO",
     "Counts",
     "Reply",
@@ -49,8 +50,10 @@ __all__ = [
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-#: The WSGI app every server runs.
+#: The WSGI app the servers run unless told otherwise.
 APP_FACTORY = "tests.support.serving_app:create_app"
+#: The example app of the repository (example_app/), as a user would serve it.
+EXAMPLE_APP_FACTORY = "example_app:create_app"
 STARTUP_DEADLINE = 60.0
 STOP_DEADLINE = 30.0
 
@@ -179,7 +182,7 @@ def _gunicorn_options() -> list[str]:
     return ["--no-control-socket"] if "--no-control-socket" in known else []
 
 
-def _command(kind: str, port: int, args: Iterable[str]) -> list[str]:
+def _command(kind: str, port: int, args: Iterable[str], app: str) -> list[str]:
     if kind == "gunicorn":
         return [
             str(BIN / "gunicorn"),
@@ -189,27 +192,29 @@ def _command(kind: str, port: int, args: Iterable[str]) -> list[str]:
             "--log-level", "info",
             *_gunicorn_options(),
             *args,
-            f"{APP_FACTORY}()",
+            f"{app}()",
         ]
     if kind == "waitress":
-        return [str(BIN / "waitress-serve"), "--listen", f"127.0.0.1:{port}", *args, "--call", APP_FACTORY]
+        return [str(BIN / "waitress-serve"), "--listen", f"127.0.0.1:{port}", *args, "--call", app]
     if kind == "werkzeug":
         return [
-            str(BIN / "flask"), "--app", APP_FACTORY, "run",
+            str(BIN / "flask"), "--app", app, "run",
             "--host", "127.0.0.1", "--port", str(port), "--no-reload", "--no-debugger", *args,
         ]
     raise ValueError(f"unknown server kind {kind!r}")
 
 
 @contextmanager
-def serve(kind: str, env: Mapping[str, str], log_dir: Path, args: Iterable[str] = ()) -> Iterator[Server]:
-    """Start ``kind`` (gunicorn, waitress, werkzeug) on a free 127.0.0.1 port and wait until it
-    answers; stop it when the block ends."""
+def serve(
+    kind: str, env: Mapping[str, str], log_dir: Path, args: Iterable[str] = (), app: str = APP_FACTORY
+) -> Iterator[Server]:
+    """Start ``kind`` (gunicorn, waitress, werkzeug) serving the app factory ``app`` on a free
+    127.0.0.1 port and wait until it answers; stop it when the block ends."""
     port = free_port()
     log = log_dir / f"{kind}-{port}.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(
-            _command(kind, port, args),
+            _command(kind, port, args, app),
             cwd=REPO,
             env=dict(env),
             stdin=subprocess.DEVNULL,

@@ -1,0 +1,225 @@
+"""What the page shows, worked out from the document, the config and reporting.
+
+The templates only print these values (loops and conditions, no arithmetic): numbers come
+formatted, commands come sorted and filtered, times come with their relative form.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, NamedTuple, Protocol
+from urllib.parse import urlsplit
+
+from ..document.metrics import INTERNAL_NAMES, output_name
+
+if TYPE_CHECKING:
+    from ..config import TelemetryConfig
+    from ..document.model import Internals, TelemetryData
+
+__all__ = [
+    "CommandRow",
+    "Commands",
+    "Consent",
+    "Metric",
+    "Moment",
+    "PageContext",
+    "ReportStatus",
+    "Reporting",
+    "collector_host",
+    "command_table",
+    "moment",
+    "now",
+    "page_context",
+    "relative_time",
+]
+
+#: What each metric counts, by internal name.
+METRIC_LABELS = {
+    "root-process-instance-start": "Root process instances started",
+    "activity-instance-start": "Activity instances started",
+    "executed-decision-instances": "Decision instances evaluated",
+    "executed-decision-elements": "Decision elements evaluated",
+}
+
+
+class ReportStatus(Protocol):
+    """The last report and the next one (what reporting tells)."""
+
+    @property
+    def last_at(self) -> dt.datetime | None: ...
+    @property
+    def last_status(self) -> int | None: ...
+    @property
+    def last_error(self) -> str | None: ...
+    @property
+    def next_due(self) -> dt.datetime | None: ...
+
+
+class Reporting(Protocol):
+    """What the page reads of reporting (present when a collector is configured)."""
+
+    @property
+    def report_url(self) -> str: ...
+    def consent(self) -> bool | None: ...
+    def status(self) -> ReportStatus: ...
+
+
+class Moment(NamedTuple):
+    """A point in time as the page prints it."""
+
+    iso: str
+    text: str
+    relative: str
+
+
+class CommandRow(NamedTuple):
+    name: str
+    runs: int
+    runs_text: str
+    share_text: str
+
+
+@dataclass(frozen=True)
+class Commands:
+    """The command table: ``rows`` (matching ``query``) by count, largest first."""
+
+    rows: list[CommandRow]
+    #: the sum of every command's count, and how many names there are (whatever the query).
+    total: int
+    distinct: int
+    #: the largest count: the full length of a bar.
+    largest: int
+    query: str
+
+
+class Metric(NamedTuple):
+    name: str
+    label: str
+    value: int
+    value_text: str
+
+
+@dataclass(frozen=True)
+class Consent:
+    """The consent section when a collector is configured."""
+
+    host: str
+    #: True, False or None (undecided).
+    value: bool | None
+    last_at: Moment | None
+    last_status: int | None
+    last_error: str | None
+    next_due: Moment | None
+
+
+@dataclass(frozen=True)
+class PageContext:
+    data: TelemetryData
+    internals: Internals
+    #: the data collection start date.
+    started: Moment
+    commands: Commands
+    metrics: list[Metric]
+    #: None: no collector is configured, nothing is ever sent.
+    consent: Consent | None
+    #: REDACT_LICENSE hides the license's customer and raw key.
+    redacted: bool
+    openapi_url: str | None
+    generated_at: Moment
+    scope: str
+    flush_interval: float
+
+
+def now() -> dt.datetime:
+    """The current local time, aware (as the document's dates)."""
+    return dt.datetime.now().astimezone()
+
+
+def relative_time(moment: dt.datetime, now: dt.datetime) -> str:
+    """``moment`` as a person says it relative to ``now``: "3 days ago", "in 5 minutes"."""
+    seconds = (moment - now).total_seconds()
+    size = abs(seconds)
+    if size < 60:
+        return "just now"
+    for unit, length in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if size >= length:
+            n = int(size // length)
+            amount = f"{n:,} {unit}" + ("" if n == 1 else "s")
+            return f"in {amount}" if seconds > 0 else f"{amount} ago"
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def moment(when: dt.datetime, now: dt.datetime) -> Moment:
+    text = when.strftime("%Y-%m-%d %H:%M:%S")
+    zone = when.tzname()
+    return Moment(when.isoformat(), f"{text} {zone}" if zone else text, relative_time(when, now))
+
+
+def collector_host(url: str) -> str:
+    """The host (and port) of the collector's URL, without credentials, path or query."""
+    parts = urlsplit(url)
+    return parts.netloc.rpartition("@")[2] or url
+
+
+def _share(count: int, total: int) -> str:
+    if total == 0:
+        return "0%"
+    share = count / total
+    return "<0.1%" if 0 < share < 0.001 else f"{share:.1%}"
+
+
+def command_table(counts: dict[str, int], query: str) -> Commands:
+    total = sum(counts.values())
+    needle = query.casefold()
+    names = [name for name in counts if needle in name.casefold()] if needle else list(counts)
+    names.sort(key=lambda name: (-counts[name], name))
+    rows = [CommandRow(name, counts[name], f"{counts[name]:,}", _share(counts[name], total)) for name in names]
+    return Commands(rows, total, len(counts), max(counts.values(), default=0), query)
+
+
+def _consent(reporting: Reporting | None, now: dt.datetime) -> Consent | None:
+    if reporting is None:
+        return None
+    status = reporting.status()
+    return Consent(
+        host=collector_host(reporting.report_url),
+        value=reporting.consent(),
+        last_at=None if status.last_at is None else moment(status.last_at, now),
+        last_status=status.last_status,
+        last_error=status.last_error,
+        next_due=None if status.next_due is None else moment(status.next_due, now),
+    )
+
+
+def page_context(
+    data: TelemetryData,
+    config: TelemetryConfig,
+    reporting: Reporting | None,
+    *,
+    query: str,
+    openapi_url: str | None,
+    now: dt.datetime,
+) -> PageContext:
+    """Everything the page template prints. ``reporting.consent()`` may raise
+    :class:`~flask_camunda_telemetry.DatabaseUnavailableError`, as ``collect()`` does."""
+    internals = data.product.internals
+    metrics = []
+    for internal in INTERNAL_NAMES:
+        name = output_name(internal, config.metric_names)
+        count = internals.metrics[name].count
+        metrics.append(Metric(name, METRIC_LABELS[internal], count, f"{count:,}"))
+    commands = {name: entry.count for name, entry in internals.commands.items()}
+    return PageContext(
+        data=data,
+        internals=internals,
+        started=moment(internals.data_collection_start_date, now),
+        commands=command_table(commands, query),
+        metrics=metrics,
+        consent=_consent(reporting, now),
+        redacted=config.redact_license and internals.license_key is not None,
+        openapi_url=openapi_url,
+        generated_at=moment(now, now),
+        scope=config.scope,
+        flush_interval=config.flush_interval,
+    )

@@ -1,0 +1,67 @@
+"""What every route of the extension checks first: the request's method and the ``authorize`` hook.
+
+The JSON routes and the HTML page share these checks and answer a refusal each in its own form.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Response, current_app, request
+from werkzeug.exceptions import MethodNotAllowed
+
+from ..exceptions import AuthenticationRequired, AuthorizationDenied
+from ..state import TelemetryState
+from .responses import authorization_error, error_response
+
+__all__ = ["ANY_METHOD", "WWW_AUTHENTICATE", "Refusal", "allow", "check_access", "refusal_response"]
+
+#: Routes accept every common method so that a wrong one gets this package's 405 rather than the
+#: host app's; OPTIONS is answered with the real methods.
+ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT", "QUERY"]
+#: The challenge a 401 carries.
+WWW_AUTHENTICATE = 'Bearer realm="telemetry"'
+
+
+def allow(*methods: str) -> Response | None:
+    """None when the request's method is one of ``methods``; the OPTIONS answer; else raise a 405."""
+    allowed = [*methods, "OPTIONS"]
+    if request.method == "OPTIONS":
+        response = current_app.response_class(status=200)
+        response.headers["Allow"] = ", ".join(allowed)
+        return response
+    if request.method not in methods:
+        raise MethodNotAllowed(valid_methods=allowed)
+    return None
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why the ``authorize`` hook refused the request: 401 (not authenticated) or 403."""
+
+    status: int
+    message: str
+    user_id: str | None = None
+
+
+def check_access(state: TelemetryState) -> Refusal | None:
+    """None when the request may read the data (or no hook is set), else the refusal."""
+    hook = state.authorizer()
+    if hook is None:
+        return None
+    try:
+        allowed = hook()
+    except AuthenticationRequired as exc:
+        return Refusal(401, str(exc))
+    except AuthorizationDenied as exc:
+        return Refusal(403, str(exc), exc.user_id)
+    return None if allowed else Refusal(403, "the telemetry data may not be read by this request")
+
+
+def refusal_response(refusal: Refusal) -> Response:
+    """The refusal in Camunda's JSON shape (401 with ``WWW-Authenticate``, or the 403 body)."""
+    if refusal.status == 401:
+        response = error_response(401, refusal.message, type_="AuthenticationException")
+        response.headers["WWW-Authenticate"] = WWW_AUTHENTICATE
+        return response
+    return authorization_error(refusal.user_id)
