@@ -154,3 +154,24 @@ def test_with_the_hosts_engine_a_restart_between_requests_goes_unnoticed(
 
     response = client.get("/telemetry/data")
     assert response.status_code == 200, response.get_json()
+
+
+def test_the_page_says_the_database_is_down_and_recovers(server: DatabaseServer, url: str, tmp_path: Path) -> None:
+    app = make_app(url, tmp_path / "instance", **NO_BACKGROUND_FLUSH)
+    client = app.test_client()
+    client.get("/deployment")
+    assert client.get("/telemetry/").status_code == 200
+
+    server.stop()
+
+    down = client.get("/telemetry/")
+    assert (down.status_code, down.mimetype, down.headers["Retry-After"]) == (503, "text/html", "10")
+    body = down.get_data(as_text=True)
+    assert "The telemetry database cannot be reached" in body and "Traceback" not in body
+    assert "Content-Security-Policy" in down.headers
+
+    server.start()
+
+    again = client.get("/telemetry/")
+    assert again.status_code == 200
+    assert '<th scope="row">GetDeploymentsCmd</th><td class="num"><data value="1">' in again.get_data(as_text=True)
