@@ -19,9 +19,8 @@ def test_wheel_contains_every_module_the_page_files_and_py_typed(tmp_path: Path)
     (wheel,) = tmp_path.glob("flask_camunda_telemetry-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     shipped = {".py", ".typed", ".html", ".css", ".js", ".svg"}  # modules, and the page's templates and files
-    expected = {
-        p.relative_to(ROOT).as_posix() for p in PACKAGE.rglob("*") if p.suffix in shipped and "__pycache__" not in p.parts
-    }
+    files = [p for p in PACKAGE.rglob("*") if p.suffix in shipped and "__pycache__" not in p.parts]
+    expected = {p.relative_to(ROOT).as_posix() for p in files}
     assert "flask_camunda_telemetry/pages/static/telemetry.css" in expected
     assert expected <= names, expected - names
     metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("METADATA"))).decode()

@@ -40,8 +40,11 @@ def _data(html: str, id_: str) -> int:
     return int(match.group(1))
 
 
+ROW = re.compile(r'<tr><th scope="row">(.*?)</th><td class="num"><data value="(\d+)"')
+
+
 def _rows(html: str) -> list[tuple[str, int]]:
-    return [(name, int(runs)) for name, runs in re.findall(r'<tr><th scope="row">(.*?)</th><td class="num"><data value="(\d+)"', html)]
+    return [(name, int(runs)) for name, runs in ROW.findall(html)]
 
 
 @pytest.mark.parametrize("prefix", ["", "/engine-rest"])
@@ -166,7 +169,8 @@ def test_the_filter_works_without_javascript(tmp_path: Path) -> None:
 def test_the_start_date_is_also_told_in_days(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     app = _app(tmp_path)
     html = _html(app.test_client().get("/telemetry/"))
-    assert re.search(r'<dd id="collection-start"><time datetime="[^"]+">[^<]+</time> <span class="muted">\(just now\)', html)
+    start = r'<dd id="collection-start"><time datetime="[^"]+">[^<]+</time> <span class="muted">\(just now\)'
+    assert re.search(start, html)
     later = dt.datetime.now().astimezone() + dt.timedelta(days=3, hours=1)
     monkeypatch.setattr(views, "now", lambda: later)
     assert "(3 days ago)" in _html(app.test_client().get("/telemetry/"))

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from .browser import open_browser
 from .processes import EXAMPLE_APP_FACTORY, Counts, Server, drive, serve, server_env, wait_for_counts
@@ -90,7 +90,7 @@ def page_figures(page: Page) -> dict[str, Any]:
     }
 
 
-def _screenshot(target: Path, width: int, height: int, scheme: str) -> None:
+def _screenshot(target: Path, width: int, height: int, scheme: Literal["light", "dark"]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         url = f"sqlite:///{folder / 'telemetry.sqlite'}"
