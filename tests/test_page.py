@@ -15,7 +15,7 @@ from werkzeug.test import TestResponse
 
 from flask_camunda_telemetry import AuthenticationRequired, AuthorizationDenied, TelemetryExt
 from flask_camunda_telemetry.pages import views
-from flask_camunda_telemetry.pages.context import collector_host, relative_time
+from flask_camunda_telemetry.pages.context import collector_host, command_table, relative_time
 
 from .support.apps import make_app
 
@@ -136,8 +136,9 @@ def test_every_value_is_escaped(tmp_path: Path) -> None:
     assert "<script>alert" not in html and "<img src=x>" not in html
     html = _html(app.test_client().get("/telemetry/"))
     assert "<script>alert" not in html and "<img src=x>" not in html
-    assert html.count("&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;") == 2  # the customer and the command
-    assert ("&#34;&gt;&lt;img src=x&gt;", 1) in _rows(html)
+    assert "<dd>&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;</dd>" in html  # the customer
+    assert ("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;", 1) in _rows(html)  # the command
+    assert ("&quot;&gt;&lt;img src=x&gt;", 1) in _rows(html)
 
 
 def test_a_redacted_license_stays_hidden(tmp_path: Path) -> None:
@@ -284,3 +285,15 @@ def test_with_a_collector_the_page_shows_consent_and_the_reports(
     app.extensions["camunda_telemetry"].reporting = _Reporting("http://127.0.0.1:9000/", consent, sent)
     html = _html(app.test_client().get("/telemetry/"))
     assert '<span class="sent">HTTP 202</span>' in html and "none due" in html and "127.0.0.1:9000" in html
+
+
+def test_the_table_keeps_ties_in_name_order_and_one_scale_when_filtered() -> None:
+    counts = [("A.start", 5), ("B", 10), ("C", 5), ("D", 20_000)]
+    table = command_table(counts, "")
+    assert _rows(table.rows) == [("D", 20_000), ("B", 10), ("A.start", 5), ("C", 5)]
+    assert (table.shown, table.total, table.distinct) == (4, 20_020, 4)
+    assert '<meter max="20000" value="20000" aria-hidden="true"></meter> 99.9%' in table.rows
+    filtered = command_table(counts, "a.S")
+    assert _rows(filtered.rows) == [("A.start", 5)] and (filtered.shown, filtered.total) == (1, 20_020)
+    assert '<meter max="20000" value="5" aria-hidden="true"></meter> &lt;0.1%' in filtered.rows
+    assert command_table([], "").rows == ""

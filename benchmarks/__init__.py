@@ -1,0 +1,1 @@
+"""Benchmarks of flask-camunda-telemetry: one module per section (``python -m benchmarks.<section>``)."""
