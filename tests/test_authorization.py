@@ -6,7 +6,9 @@ from pathlib import Path
 
 from flask import Flask, request
 
-from flask_camunda_telemetry import AuthenticationRequired, AuthorizationDenied, TelemetryExt
+from flask_camunda_telemetry import TelemetryExt
+
+from .support.apps import admin_by_header
 
 
 def _app(tmp_path: Path, telemetry: TelemetryExt) -> Flask:
@@ -35,15 +37,7 @@ def test_a_refusing_hook_answers_403_with_camundas_body(tmp_path: Path) -> None:
 
 
 def test_denied_names_the_user_and_unauthenticated_is_401(tmp_path: Path) -> None:
-    def authorize() -> bool:
-        user = request.headers.get("X-User")
-        if user is None:
-            raise AuthenticationRequired()
-        if user != "admin":
-            raise AuthorizationDenied(user)
-        return True
-
-    app = _app(tmp_path, TelemetryExt(authorize=authorize))
+    app = _app(tmp_path, TelemetryExt(authorize=admin_by_header))
     client = app.test_client()
     anonymous = client.get("/telemetry/data")
     assert anonymous.status_code == 401

@@ -10,14 +10,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from flask import Flask, request
+from flask import Flask
 from werkzeug.test import TestResponse
 
-from flask_camunda_telemetry import AuthenticationRequired, AuthorizationDenied, TelemetryExt
+from flask_camunda_telemetry import TelemetryExt
 from flask_camunda_telemetry.pages import views
 from flask_camunda_telemetry.pages.context import collector_host, command_table, relative_time
 
-from .support.apps import make_app
+from .support.apps import admin_by_header, make_app
 
 SCRIPT = '<script>alert("x")</script>'
 STATIC = ("telemetry.css", "telemetry.js", "favicon.svg")
@@ -211,15 +211,7 @@ def test_the_collector_host_hides_credentials_path_and_query() -> None:
 
 
 def test_the_authorize_hook_guards_the_page(tmp_path: Path) -> None:
-    def authorize() -> bool:
-        user = request.headers.get("X-User")
-        if user is None:
-            raise AuthenticationRequired()
-        if user != "admin":
-            raise AuthorizationDenied(user)
-        return True
-
-    ext = TelemetryExt(authorize=authorize)
+    ext = TelemetryExt(authorize=admin_by_header)
     app = _app(tmp_path, ext)
     client = app.test_client()
     installation = ext.data(app=app).installation

@@ -14,7 +14,7 @@ import logging
 from flask import Blueprint, Response, render_template, request, url_for
 
 from ..exceptions import DatabaseUnavailableError
-from ..rest.guards import ANY_METHOD, WWW_AUTHENTICATE, Refusal, allow, check_access
+from ..rest.guards import ANY_METHOD, WWW_AUTHENTICATE, Refusal, admit
 from ..rest.responses import register_json_errors
 from ..state import OPENAPI_ENDPOINT, TelemetryState, get_state
 from .context import Reporting, now, page_context
@@ -58,13 +58,10 @@ def _refusal_page(refusal: Refusal) -> Response:
 
 
 def telemetry_page() -> Response:
-    options = allow("GET", "HEAD")
-    if options is not None:
-        return options
+    stop = admit(("GET", "HEAD"), _refusal_page)
+    if stop is not None:
+        return stop
     state = get_state()
-    refusal = check_access(state)
-    if refusal is not None:
-        return _refusal_page(refusal)
     state.observe_server(request.environ)
     openapi_url = url_for(OPENAPI_ENDPOINT) if state.config.openapi_url else None
     try:

@@ -14,8 +14,8 @@ from flask import Blueprint, Response, request
 from werkzeug.exceptions import BadRequest, NotFound, RequestEntityTooLarge
 
 from ..document.schemas import TelemetryDataSchema
-from ..state import TelemetryState, get_state
-from .guards import ANY_METHOD, allow, check_access, refusal_response
+from ..state import get_state
+from .guards import ANY_METHOD, admit, allow, refusal_response
 from .responses import json_response, register_json_errors
 
 __all__ = ["BLUEPRINT_NAME", "make_blueprint", "serve_openapi"]
@@ -26,19 +26,11 @@ _MAX_BODY = 64 * 1024  # a configuration body is a few bytes; never buffer more 
 _data_schema = TelemetryDataSchema()
 
 
-def _refused(state: TelemetryState) -> Response | None:
-    refusal = check_access(state)
-    return None if refusal is None else refusal_response(refusal)
-
-
 def telemetry_data() -> Response:
-    options = allow("GET", "HEAD")
-    if options is not None:
-        return options
+    stop = admit(("GET", "HEAD"), refusal_response)
+    if stop is not None:
+        return stop
     state = get_state()
-    refused = _refused(state)
-    if refused is not None:
-        return refused
     state.observe_server(request.environ)
     return json_response(_data_schema.dump(state.collect()))
 

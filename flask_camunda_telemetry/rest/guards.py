@@ -5,16 +5,17 @@ The JSON routes and the HTML page share these checks and answer a refusal each i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import Response, current_app, request
 from werkzeug.exceptions import MethodNotAllowed
 
 from ..exceptions import AuthenticationRequired, AuthorizationDenied
-from ..state import TelemetryState
+from ..state import TelemetryState, get_state
 from .responses import authorization_error, error_response
 
-__all__ = ["ANY_METHOD", "WWW_AUTHENTICATE", "Refusal", "allow", "check_access", "refusal_response"]
+__all__ = ["ANY_METHOD", "WWW_AUTHENTICATE", "Refusal", "admit", "allow", "check_access", "refusal_response"]
 
 #: Routes accept every common method so that a wrong one gets this package's 405 rather than the
 #: host app's; OPTIONS is answered with the real methods.
@@ -65,3 +66,13 @@ def refusal_response(refusal: Refusal) -> Response:
         response.headers["WWW-Authenticate"] = WWW_AUTHENTICATE
         return response
     return authorization_error(refusal.user_id)
+
+
+def admit(methods: tuple[str, ...], refuse: Callable[[Refusal], Response]) -> Response | None:
+    """None when the request may go on (an allowed method, and the hook agrees); else what to
+    answer: the OPTIONS answer, or ``refuse(refusal)``. A wrong method raises a 405."""
+    options = allow(*methods)
+    if options is not None:
+        return options
+    refusal = check_access(get_state())
+    return None if refusal is None else refuse(refusal)

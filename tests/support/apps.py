@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, abort
+from flask import Flask, abort, request
 from flask.views import MethodView
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.orm import Mapped, mapped_column
 
-from flask_camunda_telemetry import TelemetryExt
+from flask_camunda_telemetry import AuthenticationRequired, AuthorizationDenied, TelemetryExt
 
 
 def make_app(database_url: str | None, instance: Path, ext: TelemetryExt | None = None, **config: Any) -> Flask:
@@ -72,3 +72,14 @@ def host_app(instance: Path, **config: Any) -> tuple[Flask, SQLAlchemy]:
         return {"items": db.session.query(Item).count()}
 
     return app, db
+
+
+def admin_by_header() -> bool:
+    """An ``authorize`` hook: the user named in ``X-User`` may read if it is ``admin``; no
+    header is unauthenticated (401), another user is denied (403)."""
+    user = request.headers.get("X-User")
+    if user is None:
+        raise AuthenticationRequired()
+    if user != "admin":
+        raise AuthorizationDenied(user)
+    return True
