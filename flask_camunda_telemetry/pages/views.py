@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, render_template, request, url_for
+from flask import Blueprint, Response, current_app, render_template, request, url_for
 
 from ..exceptions import DatabaseUnavailableError
 from ..rest.guards import ANY_METHOD, WWW_AUTHENTICATE, Refusal, admit
@@ -45,7 +45,7 @@ def _reporting(state: TelemetryState) -> Reporting | None:
 
 def _error_page(status: int, title: str, message: str) -> Response:
     html = render_template("camunda_telemetry/error.html", status=status, title=title, message=message)
-    return Response(html, status=status, mimetype="text/html")
+    return current_app.response_class(html, status=status, mimetype="text/html")
 
 
 def _refusal_page(refusal: Refusal) -> Response:
@@ -78,7 +78,8 @@ def telemetry_page() -> Response:
         response = _error_page(503, "The telemetry database cannot be reached", str(exc))
         response.headers["Retry-After"] = "10"
         return response
-    return Response(render_template("camunda_telemetry/page.html", page=context), mimetype="text/html")
+    html = render_template("camunda_telemetry/page.html", page=context)
+    return current_app.response_class(html, mimetype="text/html")
 
 
 def _secure(response: Response) -> Response:
