@@ -308,15 +308,17 @@ def shared_counts(database_url: str) -> Counts:
     return commands, metrics
 
 
-def read_everywhere(server: Server, minimum: int = 16, deadline: float = 30.0) -> list[tuple[int, dict[str, Any]]]:
-    """Read ``/telemetry/data`` at least ``minimum`` times, several reads at once, until every
+def read_everywhere(
+    server: Server, minimum: int = 16, deadline: float = 30.0, path: str = "/telemetry/data"
+) -> list[tuple[int, dict[str, Any]]]:
+    """Read ``path`` (JSON) at least ``minimum`` times, several reads at once, until every
     process of ``server`` (each gunicorn worker alive at the end) has answered at least once.
     Returns ``(pid, document)`` for every read, in order."""
     reads: list[tuple[int, dict[str, Any]]] = []
     end = time.monotonic() + deadline
     with ThreadPoolExecutor(8) as pool:
         while True:
-            for doc, pid in pool.map(lambda _: server.telemetry(), range(8)):
+            for doc, pid in pool.map(lambda _: server.telemetry(path), range(8)):
                 assert pid is not None
                 reads.append((pid, doc))
             workers = server.worker_pids() or {server.pid}
