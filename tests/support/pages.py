@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from .browser import open_browser
-from .processes import EXAMPLE_APP_FACTORY, Counts, Server, drive, serve, server_env, wait_for_counts
+from .processes import EXAMPLE_APP, Counts, Server, drive, serve, server_env, wait_for_counts
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -67,7 +67,7 @@ def example_server(
     """gunicorn (4 workers) serving the example app, after ``requests``, once every worker's
     counts are in the database (``extra_commands``: counted before by another process)."""
     env = server_env(database_url, EXAMPLE_APP_INSTANCE_PATH=str(log_dir), **settings)
-    with serve("gunicorn", env, log_dir, app=EXAMPLE_APP_FACTORY) as server:
+    with serve("gunicorn", env, log_dir, app=EXAMPLE_APP) as server:
         drive(server, requests)
         wait_for_counts(server, expected_counts(requests, extra_commands))
         yield server
