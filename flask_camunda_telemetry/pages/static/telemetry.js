@@ -67,6 +67,7 @@
     var url = section.getAttribute("data-configuration-url");
     var valueText = document.getElementById("consent-value");
     var message = document.getElementById("consent-message");
+    var nextReport = document.getElementById("next-report");
 
     function show(value) {
       var raw = value === null ? "null" : String(value);
@@ -106,6 +107,9 @@
         if (!check.ok) throw new Error(await errorMessage(check));
         var now = (await check.json()).enableTelemetry;
         show(now);
+        if (nextReport) {
+          nextReport.textContent = now === true ? "scheduled: reload the page to see when" : "none without consent";
+        }
         say("Saved: consent is now " + consentText(now) + ".");
       } catch (error) {
         show(before);
