@@ -137,15 +137,21 @@ def _allowed_nodes(tree: ast.AST) -> set[int]:
     for node in ast.walk(tree):
         if isinstance(node, ast.ClassDef):
             for statement in node.body:
-                targets = statement.targets if isinstance(statement, ast.Assign) else []
-                if any(isinstance(t, ast.Name) and t.id == "fork_fresh" for t in targets):
-                    allowed |= {id(n) for n in ast.walk(statement.value)}
+                value: ast.expr | None
+                if isinstance(statement, ast.Assign):
+                    targets, value = statement.targets, statement.value
+                elif isinstance(statement, ast.AnnAssign):
+                    targets, value = [statement.target], statement.value
+                else:
+                    continue
+                if value is not None and any(isinstance(t, ast.Name) and t.id == "fork_fresh" for t in targets):
+                    allowed |= {id(n) for n in ast.walk(value)}
         annotations = [getattr(node, "annotation", None), getattr(node, "returns", None)]
         allowed |= {id(n) for a in annotations if a is not None for n in ast.walk(a)}
     return allowed
 
 
-def _lock_references(tree: ast.AST) -> Iterator[ast.AST]:
+def _lock_references(tree: ast.AST) -> Iterator[ast.expr]:
     """``threading.Lock`` (called or not) and names imported from threading that make locks."""
     imported = {
         alias.asname or alias.name
