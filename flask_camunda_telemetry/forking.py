@@ -77,6 +77,8 @@ class ForkAware:
     ``fork_fresh`` maps attribute names to factories (``{"_lock": threading.Lock}``); the
     attributes are set by :meth:`make_fresh`, which ``__init__`` calls and which runs again in
     every forked child. Subclasses call ``super().__init__()`` first.
+
+    .. versionadded:: 0.2.0
     """
 
     fork_fresh: ClassVar[dict[str, Callable[[], Any]]] = {}

@@ -18,7 +18,10 @@ __all__ = ["DocumentSettings", "build_document"]
 
 
 class DocumentSettings(Protocol):
-    """What the document takes from the configuration (``config.TelemetryConfig`` has it all)."""
+    """What the document takes from the configuration (``config.TelemetryConfig`` has it all).
+
+    .. versionadded:: 0.2.0
+    """
 
     @property
     def product_name(self) -> str: ...
