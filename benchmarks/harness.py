@@ -88,10 +88,6 @@ class Spread:
         """Round by round ``values[r] - base[r]``, then the spread."""
         return cls.of([a - b for a, b in zip(values, base, strict=True)])
 
-    def format(self, spec: str, unit: str = "") -> str:
-        """``+3.04 us (+2.72..+3.49)``."""
-        return f"{self.median:{spec}}{unit} ({self.p25:{spec}}..{self.p75:{spec}})"
-
 
 def median(values: Sequence[float]) -> float:
     return statistics.median(values)
