@@ -17,6 +17,7 @@ import importlib.metadata
 import io
 import os
 import platform
+import random
 import re
 import shutil
 import socket
@@ -96,6 +97,21 @@ def median(values: Sequence[float]) -> float:
 def percentile(values: Sequence[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))]
+
+
+def interleaved(
+    labels: Iterable[str], rounds: int, seed: int, measure: Callable[[str], float], progress: str = ""
+) -> dict[str, list[float]]:
+    """``rounds`` rounds of ``measure(label)`` for every label, in a shuffled order each round
+    (every 20 rounds logged as ``progress`` when given)."""
+    times: dict[str, list[float]] = {label: [] for label in labels}
+    rng = random.Random(seed)
+    for r in range(rounds):
+        for label in rng.sample(list(times), len(times)):
+            times[label].append(measure(label))
+        if progress and (r + 1) % 20 == 0:
+            log(f"  {progress}: round {r + 1}/{rounds}")
+    return times
 
 
 def mark(met: bool) -> str:
@@ -182,6 +198,21 @@ def noop_app(environ: Environ, start_response: Callable[..., Any]) -> list[bytes
     environ["wsgi.input"].read()
     start_response("200 OK", [("Content-Type", "application/json")])
     return [b"{}"]
+
+
+def counted(mode: str, app: Flask) -> int | None:
+    """How many requests the mode's counter holds (None: bare counts nothing)."""
+    if mode == "handwritten":
+        return int(sum(app.extensions["bench_counts"].values()))
+    if mode == "prometheus":
+        registry = app.extensions["bench_prometheus"].registry
+        samples = (s for metric in registry.collect() if metric.name == "flask_http_request_duration_seconds"
+                   for s in metric.samples if s.name.endswith("_count"))  # fmt: skip
+        return int(sum(sample.value for sample in samples))
+    if mode in EXT_MODES:
+        commands = app.extensions["bench_telemetry"].data(app=app).product.internals.commands
+        return int(sum(count.count for count in commands.values()))
+    return None
 
 
 def close_app(app: Flask) -> None:

@@ -30,27 +30,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rounds", type=int, default=0, help="per-request rounds (default 41; --quick 15)")
 
 
-def _counted(mode: str, app: Flask) -> int | None:
-    """How many requests the mode's counter holds (None: bare counts nothing)."""
-    if mode == "handwritten":
-        return int(sum(app.extensions["bench_counts"].values()))
-    if mode == "prometheus":
-        registry = app.extensions["bench_prometheus"].registry
-        return int(
-            sum(
-                sample.value
-                for metric in registry.collect()
-                if metric.name == "flask_http_request_duration_seconds"
-                for sample in metric.samples
-                if sample.name.endswith("_count")
-            )
-        )
-    if mode in EXT_MODES:
-        commands = app.extensions["bench_telemetry"].data(app=app).product.internals.commands
-        return int(sum(count.count for count in commands.values()))
-    return None
-
-
 def _hook_alone(apps: dict[str, Flask], rounds: int, calls: int) -> dict[str, list[float]]:
     """Each mode's ``before_request`` counting function called directly inside a request
     context (what it adds, without Flask's dispatch around it): ns per call, interleaved rounds."""
@@ -71,18 +50,15 @@ def _hook_alone(apps: dict[str, Flask], rounds: int, calls: int) -> dict[str, li
 
 def _rounds(apps: dict[str, Flask], environs: list[Any], batch: int, rounds: int) -> tuple[dict[str, list[float]], ...]:
     """CPU and wall-clock us/request per mode and round, the modes in a shuffled order each round."""
-    cpu: dict[str, list[float]] = {mode: [] for mode in MODES}
     wall: dict[str, list[float]] = {mode: [] for mode in MODES}
-    rng = random.Random(5)
-    for r in range(rounds):
-        for mode in rng.sample(MODES, len(MODES)):
-            gc.collect()
-            cpu_us, wall_us = harness.drive(apps[mode], environs, batch)
-            cpu[mode].append(cpu_us)
-            wall[mode].append(wall_us)
-        if (r + 1) % 20 == 0:
-            harness.log(f"  per-request: round {r + 1}/{rounds}")
-    return cpu, wall
+
+    def cpu_us(mode: str) -> float:
+        gc.collect()
+        cpu, wall_us = harness.drive(apps[mode], environs, batch)
+        wall[mode].append(wall_us)
+        return cpu
+
+    return harness.interleaved(MODES, rounds, 5, cpu_us, "per-request"), wall
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
@@ -102,7 +78,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         harness_us = median([harness.drive(harness.noop_app, environs, batch)[0] for _ in range(5)])
         cpu, wall = _rounds(apps, environs, batch, rounds)
         sent = len(environs) + batch * (rounds + 1)
-        counted = {mode: _counted(mode, app) for mode, app in apps.items()}
+        counted = {mode: harness.counted(mode, app) for mode, app in apps.items()}
         hooks = _hook_alone(apps, rounds, 20_000 if args.quick else 50_000)
         for app in apps.values():
             harness.close_app(app)

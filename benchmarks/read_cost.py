@@ -13,12 +13,9 @@ import argparse
 import sys
 from typing import Any
 
-from flask import Flask
-
 from . import harness
-from .bench_app import Call, create_app
 from .harness import EXT_MODES, mark, median, table
-from .servers import Reader, read_in_processes
+from .servers import Reader, app_with_commands, peer_with_endpoints, read_in_processes
 
 SIZES = (1, 100, 10_000)
 MODES = (*EXT_MODES, "prometheus")
@@ -26,24 +23,6 @@ MODES = (*EXT_MODES, "prometheus")
 TARGET_READ_100_MS = 5.0
 #: ... and with 10,000 commands this many times faster than /metrics with 10,000 endpoints.
 TARGET_READ_10K_SPEEDUP = 10.0
-
-
-def prometheus_app(n: int) -> Flask:
-    """prometheus_flask_exporter with ``n`` extra endpoints, each requested once."""
-    app = create_app("prometheus", extra_routes=n)
-    harness.drive(app, harness.prepare([Call("GET", f"/extra/{i}") for i in range(n)]), n)
-    return app
-
-
-def extension_app(mode: str, n: int, database_url: str, instance: str) -> Flask:
-    """The extension with ``n`` distinct commands counted (and flushed in cluster scope); a long
-    flush interval, so that no background flush runs during the timing."""
-    app = create_app(mode, database_url=database_url, instance_path=instance, flush_interval=3600)
-    telemetry = app.extensions["bench_telemetry"]
-    for i in range(n):
-        telemetry.count_command(f"Cmd{i}", app=app)
-    telemetry.flush(app=app)
-    return app
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
@@ -54,14 +33,12 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         for n in SIZES:
             if space.url is not None:  # shared tables: only this size's commands in them
                 harness.close_app(space.ext_app("ext-cluster", "read-reset"))
-            readers = {
-                mode: Reader(extension_app, {"mode": mode, "n": n, "database_url": space.for_app(f"read-{mode}-{n}"),
-                                             "instance": space.instance}, "/telemetry/data")
-                for mode in EXT_MODES
-            }  # fmt: skip
-            readers["prometheus"] = Reader(prometheus_app, {"n": n}, "/metrics")
-            for mode, (times, body) in read_in_processes(readers, reps[n], seed=7 + n).items():
-                ms[mode][n], size[mode][n] = median(times), body
+            options = {mode: {"mode": mode, "n": n, "database_url": space.for_app(f"read-{mode}-{n}"),
+                              "instance": space.instance} for mode in EXT_MODES}  # fmt: skip
+            readers = {mode: Reader(app_with_commands, options[mode], "/telemetry/data") for mode in EXT_MODES}
+            readers["prometheus"] = Reader(peer_with_endpoints, {"n": n}, "/metrics")
+            for mode, reads in read_in_processes(readers, reps[n], seed=7 + n).items():
+                ms[mode][n], size[mode][n] = median(reads.ms), reads.size
             harness.log(f"  read cost: {n} commands/endpoints done")
     speedup = {mode: {n: ms["prometheus"][n] / ms[mode][n] for n in SIZES} for mode in EXT_MODES}
     return {"reps": reps, "ms": ms, "bytes": size, "speedup": speedup}

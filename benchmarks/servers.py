@@ -5,14 +5,13 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
-import random
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -22,44 +21,79 @@ from flask import Flask
 from tests.support.net import free_port
 from tests.support.processes import gunicorn_options
 
-from .bench_app import Call
-from .harness import ROOT, close_app, drive, fetch, prepare
+from .bench_app import Call, create_app
+from .harness import ROOT, close_app, drive, fetch, interleaved, prepare
 
-__all__ = ["Gunicorn", "Reader", "read_in_processes"]
+__all__ = ["Gunicorn", "Reader", "Reads", "app_with_commands", "peer_with_endpoints", "read_in_processes"]
 
 
 # -- apps in processes of their own, read on demand ------------------------------------------
 
 
+def app_with_commands(mode: str, n: int, database_url: str, instance: str, **options: Any) -> Flask:
+    """An extension app (``ext-process``, ``ext-cluster``) with ``n`` distinct commands counted,
+    and flushed in cluster scope; a long flush interval, so that no background flush runs during
+    the timing. ``options`` go to ``bench_app.create_app`` (``telemetry_options=...``)."""
+    app = create_app(mode, database_url=database_url, instance_path=instance, flush_interval=3600, **options)
+    telemetry = app.extensions["bench_telemetry"]
+    for i in range(n):
+        telemetry.count_command(f"Cmd{i}", app=app)
+    telemetry.flush(app=app)
+    return app
+
+
+def peer_with_endpoints(n: int) -> Flask:
+    """prometheus_flask_exporter with ``n`` extra endpoints, each requested once."""
+    app = create_app("prometheus", extra_routes=n)
+    drive(app, prepare([Call("GET", f"/extra/{i}") for i in range(n)]), n)
+    return app
+
+
 @dataclass(frozen=True)
 class Reader:
     """An app to read in a process of its own: ``build(**options)`` (a module-level function)
-    makes it, then ``GET path`` is timed."""
+    makes it, then ``GET path`` (with ``headers``) is timed."""
 
     build: Callable[..., Flask]
     options: Mapping[str, Any]
     path: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Reads:
+    """What :func:`read_in_processes` found for one app."""
+
+    ms: list[float]  # wall-clock milliseconds per read, in order
+    size: int  # response bytes
+    tail: bytes  # the last bytes of the response
 
 
 def _serve_reads(conn: Connection, reader: Reader) -> None:
     try:
         app = reader.build(**reader.options)
-        environ = prepare([Call("GET", reader.path)])[0]
-        status, body = fetch(app, environ)
-        conn.send((status, len(body), body[:300]))
+        template, body = prepare([Call("GET", reader.path)])[0]
+        environ = ({**template, **{"HTTP_" + k.upper().replace("-", "_"): v for k, v in reader.headers.items()}}, body)
+        status, answer = fetch(app, environ)
+        conn.send((status, len(answer), answer[:300], answer[-64:]))
         while conn.recv() == "read":
             conn.send(drive(app, [environ], 1)[1] / 1000)
         close_app(app)
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which stops the run
-        conn.send(("error", 0, repr(exc).encode()))
+        conn.send(("error", 0, repr(exc).encode(), b""))
     finally:
         conn.close()
 
 
-def read_in_processes(readers: Mapping[str, Reader], reps: int, seed: int) -> dict[str, tuple[list[float], int]]:
+def _ask(conn: Connection) -> float:
+    conn.send("read")
+    ms: float = conn.recv()
+    return ms
+
+
+def read_in_processes(readers: Mapping[str, Reader], reps: int, seed: int) -> dict[str, Reads]:
     """Each app in a spawned process of its own (a read pays the garbage collection of its own
-    heap only, as in production); the reads interleaved in a shuffled order each repetition.
-    Returns ``{label: (milliseconds per read, response bytes)}``."""
+    heap only, as in production); the reads interleaved in a shuffled order each repetition."""
     spawn = multiprocessing.get_context("spawn")
     children = {}
     for label, reader in readers.items():
@@ -69,19 +103,14 @@ def read_in_processes(readers: Mapping[str, Reader], reps: int, seed: int) -> di
         child.close()
         children[label] = (process, parent)
     try:
-        sizes = {}
+        first = {}
         for label, (_, conn) in children.items():
-            status, size, head = conn.recv()
+            status, size, head, tail = conn.recv()
             if not status.startswith("200"):
                 raise SystemExit(f"{label}: GET {readers[label].path} gave {status}: {head!r}")
-            sizes[label] = size
-        times: dict[str, list[float]] = {label: [] for label in readers}
-        rng = random.Random(seed)
-        for _ in range(reps):
-            for label in rng.sample(list(readers), len(readers)):
-                children[label][1].send("read")
-                times[label].append(children[label][1].recv())
-        return {label: (times[label], sizes[label]) for label in readers}
+            first[label] = (size, tail)
+        times = interleaved(readers, reps, seed, lambda label: _ask(children[label][1]))
+        return {label: Reads(times[label], *first[label]) for label in readers}
     finally:
         for process, conn in children.values():
             with contextlib.suppress(OSError):

@@ -22,6 +22,7 @@ from .settings import (
     parse_choice,
     parse_names,
     parse_optional_str,
+    parse_route,
     parse_seconds,
     parse_str,
     parse_url_path,
@@ -83,6 +84,9 @@ KEYS: tuple[Key, ...] = (
     Key("CREATE_TABLES", True, parse_bool, "Create missing tables on first use."),
     Key("EXCLUDED_ENDPOINTS", (), parse_names, "Endpoints never counted (health checks, ...)."),
     Key("OPENAPI_URL", None, parse_url_path, "Serve the OpenAPI description at this path."),
+    Key("PROMETHEUS_URL", None, parse_route,
+        "Serve the lifetime counts in Prometheus' format at this path (such as ``/telemetry/metrics``); "
+        "needs the ``prometheus`` extra. ``None``: no route."),
 )
 
 
@@ -108,6 +112,7 @@ class TelemetryConfig:
     create_tables: bool
     excluded_endpoints: tuple[str, ...]
     openapi_url: str | None
+    prometheus_url: str | None
 
 
 if {f.name for f in fields(TelemetryConfig)} != {k.field for k in KEYS}:  # pragma: no cover - a typo in KEYS

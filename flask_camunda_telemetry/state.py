@@ -29,11 +29,13 @@ from .flushing import Flusher
 from .forking import ForkAware
 from .storage.store import TelemetryStore
 
-__all__ = ["EXTENSION_KEY", "OPENAPI_ENDPOINT", "TelemetryState", "get_state"]
+__all__ = ["EXTENSION_KEY", "OPENAPI_ENDPOINT", "PROMETHEUS_ENDPOINT", "TelemetryState", "get_state"]
 
 EXTENSION_KEY = "camunda_telemetry"
 #: The endpoint serving CAMUNDA_TELEMETRY_OPENAPI_URL (never counted).
 OPENAPI_ENDPOINT = "camunda_telemetry_openapi"
+#: The endpoint serving CAMUNDA_TELEMETRY_PROMETHEUS_URL (never counted).
+PROMETHEUS_ENDPOINT = "camunda_telemetry_prometheus"
 
 COMMANDS = "command"
 METRICS = "metric"
@@ -108,7 +110,7 @@ class TelemetryState(ForkAware):
             or endpoint == "static"
             or endpoint.endswith(".static")
             or endpoint.partition(".")[0] in self.blueprint_names
-            or endpoint == OPENAPI_ENDPOINT
+            or endpoint in (OPENAPI_ENDPOINT, PROMETHEUS_ENDPOINT)
         )
         app = self.app()
         if not excluded and app is not None:

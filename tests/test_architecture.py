@@ -40,8 +40,8 @@ LONG_FUNCTIONS: dict[str, str] = {}
 #: ``"module"`` -> why it may be longer (none today).
 LONG_MODULES: dict[str, str] = {}
 #: Modules of the package that need an optional extra, so imported inside the function that uses
-#: them (``"flask_camunda_telemetry.x"`` -> the extra); none today.
-OPTIONAL_MODULES: dict[str, str] = {}
+#: them (``"flask_camunda_telemetry.x"`` -> the extra).
+OPTIONAL_MODULES: dict[str, str] = {"flask_camunda_telemetry.prometheus": "prometheus (prometheus_client)"}
 
 
 @dataclass(frozen=True)

@@ -18,18 +18,18 @@ from ..state import TelemetryState, get_state
 from .openapi import build_spec
 from .responses import authorization_error, error_response, handle_exception, json_response
 
-__all__ = ["BLUEPRINT_NAME", "make_blueprint", "serve_openapi"]
+__all__ = ["ANY_METHOD", "BLUEPRINT_NAME", "allow_methods", "make_blueprint", "refuse_unauthorized", "serve_openapi"]
 
 BLUEPRINT_NAME = "camunda_telemetry"
 
 # Routes accept every common method so that a wrong one gets a JSON 405 from this blueprint's
 # handler rather than the host app's HTML one; OPTIONS is answered here with the real methods.
-_ANY = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT", "QUERY"]
+ANY_METHOD = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT", "QUERY")
 _MAX_BODY = 64 * 1024  # a configuration body is a few bytes; never buffer more than this
 _data_schema = TelemetryDataSchema()
 
 
-def _allow(*methods: str) -> Response | None:
+def allow_methods(*methods: str) -> Response | None:
     """None when the request's method is one of ``methods``; the OPTIONS answer; else a 405."""
     allowed = [*methods, "OPTIONS"]
     if request.method == "OPTIONS":
@@ -41,7 +41,7 @@ def _allow(*methods: str) -> Response | None:
     return None
 
 
-def _authorized(state: TelemetryState) -> Response | None:
+def refuse_unauthorized(state: TelemetryState) -> Response | None:
     """None when the request may read the data, else the 401/403 response."""
     hook = state.authorizer()
     if hook is None:
@@ -58,11 +58,11 @@ def _authorized(state: TelemetryState) -> Response | None:
 
 
 def telemetry_data() -> Response:
-    options = _allow("GET", "HEAD")
+    options = allow_methods("GET", "HEAD")
     if options is not None:
         return options
     state = get_state()
-    refused = _authorized(state)
+    refused = refuse_unauthorized(state)
     if refused is not None:
         return refused
     state.observe_server(request.environ)
@@ -70,7 +70,7 @@ def telemetry_data() -> Response:
 
 
 def telemetry_configuration() -> Response | tuple[str, int]:
-    options = _allow("GET", "HEAD", "POST")
+    options = allow_methods("GET", "HEAD", "POST")
     if options is not None:
         return options
     if request.method != "POST":
@@ -111,7 +111,7 @@ def make_blueprint() -> Blueprint:
         ("/telemetry/", unknown_resource),
         ("/telemetry/<path:subpath>", unknown_resource),
     ):
-        blueprint.add_url_rule(rule, view_func=view, methods=_ANY, provide_automatic_options=False)
+        blueprint.add_url_rule(rule, view_func=view, methods=ANY_METHOD, provide_automatic_options=False)
     # By code as well: Flask prefers an app's handler for a code over a blueprint's for a class.
     for code in default_exceptions:
         blueprint.register_error_handler(code, handle_exception)
