@@ -1,16 +1,13 @@
-"""The page's cost next to the JSON's: ``GET /telemetry/`` and ``GET /telemetry/data`` of one app
-holding 10,000 command names (target: the page within 2x of the JSON).
+"""The page next to the JSON: ``GET /telemetry/`` and ``GET /telemetry/data`` of one app holding
+10,000 command names. Target: the page within 2x of the JSON's time.
 
-Run from the repository root::
-
-    .venv/bin/python -m benchmarks.page [--commands 10000] [--rounds 41]
-
-Both are read through the WSGI app in this process, alternately in a shuffled order, after a
-warm-up (templates compiled, engine connected); each figure is the median of ``rounds`` reads,
-body included. The ratio is that of the CPU time of the reading thread, which other processes
-on the machine inflate less than the wall clock; wall-clock medians are shown beside it.
-Both scopes: ``process`` (the counts are in memory: the rendering is most of the read) and
-``cluster`` (the counts are read from the database, SQLite here).
+Both reads go to the same app in this process (the engine-like app, ``flush_interval`` an hour),
+interleaved in a shuffled order each round after a warm-up (templates compiled, engine
+connected), body included. The figure is this thread's CPU time per read, which the other
+processes of a shared machine inflate less than the wall clock (shown beside it); medians over
+the rounds, and the ratio page / JSON of the medians with its spread round by round. Both
+scopes: ``process`` (the counts in memory: rendering is most of the read) and ``cluster`` (the
+counts read from the database, as every read in that scope does).
 """
 
 from __future__ import annotations
@@ -18,120 +15,94 @@ from __future__ import annotations
 import argparse
 import gc
 import random
-import statistics
-import tempfile
-import time
-from collections.abc import Callable, Iterable
-from pathlib import Path
+import sys
 from typing import Any
 
 from flask import Flask
-from werkzeug.test import EnvironBuilder
 
-from flask_camunda_telemetry import TelemetryExt
+from . import harness
+from .bench_app import Call
+from .harness import EXT_MODES, Spread, Workspace, mark, median, table
 
-__all__ = ["TARGET_RATIO", "main", "measure", "report"]
+__all__ = ["measure", "report"]
 
-#: The page may take at most this many times the JSON's time.
-TARGET_RATIO = 2.0
+COMMANDS = 10_000
 READS = {"json": "/telemetry/data", "page": "/telemetry/"}
-SCOPES = ("process", "cluster")
+TARGET_RATIO = 2.0
 
 
-def _app(folder: Path, scope: str, commands: int) -> Flask:
-    """An app with ``commands`` command names counted (and flushed, in cluster scope)."""
-    ext = TelemetryExt()
-    app = Flask(f"bench-{scope}", instance_path=str(folder))
-    app.config.update(
-        CAMUNDA_TELEMETRY_DATABASE_URI=f"sqlite:///{folder / f'{scope}.sqlite'}",
-        CAMUNDA_TELEMETRY_SCOPE=scope,
-        CAMUNDA_TELEMETRY_FLUSH_INTERVAL=3600,  # no background flush while timing
-    )
-    ext.init_app(app)
+def _app(space: Workspace, mode: str) -> Flask:
+    """An app with :data:`COMMANDS` command names, counted 1 to 5,000 times each (flushed in
+    cluster scope), so that the table has an order and every share a different value."""
+    app = space.ext_app(mode, f"page-{mode}", flush_interval=3600)
+    telemetry = app.extensions["bench_telemetry"]
     rng = random.Random(3)
-    for i in range(commands):
-        ext.count_command(f"Command{i:05d}Cmd", rng.randint(1, 5000), app=app)
-    ext.flush(app=app)
+    for i in range(COMMANDS):
+        telemetry.count_command(f"Command{i:05d}Cmd", rng.randint(1, 5000), app=app)
+    telemetry.flush(app=app)
     return app
 
 
-def _read(app: Flask, environ: dict[str, Any]) -> tuple[float, float, str, int]:
-    """One read: CPU seconds of this thread, wall seconds, status and body size."""
-    status: list[str] = []
-
-    def start_response(code: str, headers: Iterable[tuple[str, str]], exc_info: Any = None) -> Callable[..., Any]:
-        status.append(code)
-        return lambda data: None
-
-    cpu, wall = time.thread_time(), time.perf_counter()
-    chunks = app(dict(environ), start_response)
-    size = sum(len(chunk) for chunk in chunks)
-    cpu, wall = time.thread_time() - cpu, time.perf_counter() - wall
-    getattr(chunks, "close", lambda: None)()
-    return cpu, wall, status[0], size
-
-
-def _measure_scope(app: Flask, rounds: int) -> dict[str, Any]:
-    environs = {name: EnvironBuilder(path=path).get_environ() for name, path in READS.items()}
+def _scope(space: Workspace, mode: str, rounds: int) -> dict[str, Any]:
+    app = _app(space, mode)
+    environs = {label: harness.prepare([Call("GET", path)])[0] for label, path in READS.items()}
     sizes = {}
-    for name, environ in environs.items():
-        for _ in range(3):  # warm-up: templates compiled, connections made
-            _, _, status, sizes[name] = _read(app, environ)
+    for label, environ in environs.items():
+        for _ in range(3):  # warm-up
+            status, body = harness.fetch(app, environ)
         if not status.startswith("200"):
-            raise SystemExit(f"GET {READS[name]} answered {status}")
-    cpu: dict[str, list[float]] = {name: [] for name in READS}
-    wall: dict[str, list[float]] = {name: [] for name in READS}
-    rng = random.Random(11)
-    for _ in range(rounds):
-        order = list(READS)
-        rng.shuffle(order)
-        for name in order:
-            gc.collect()
-            cpu_s, wall_s, _, _ = _read(app, environs[name])
-            cpu[name].append(cpu_s * 1000)
-            wall[name].append(wall_s * 1000)
-    cpu_ms = {name: statistics.median(values) for name, values in cpu.items()}
-    wall_ms = {name: statistics.median(values) for name, values in wall.items()}
-    return {"cpu_ms": cpu_ms, "wall_ms": wall_ms, "bytes": sizes, "ratio": cpu_ms["page"] / cpu_ms["json"]}
+            raise SystemExit(f"{mode}: GET {READS[label]} answered {status}: {body[:300]!r}")
+        sizes[label] = len(body)
+    wall: dict[str, list[float]] = {label: [] for label in READS}
+
+    def cpu_ms(label: str) -> float:
+        gc.collect()
+        cpu_us, wall_us = harness.drive(app, [environs[label]], 1)
+        wall[label].append(wall_us / 1000)
+        return cpu_us / 1000
+
+    cpu = harness.interleaved(READS, rounds, 11, cpu_ms)
+    harness.close_app(app)
+    medians = {label: median(values) for label, values in cpu.items()}
+    return {
+        "cpu_ms": medians,
+        "wall_ms": {label: median(values) for label, values in wall.items()},
+        "bytes": sizes,
+        "ratio": medians["page"] / medians["json"],
+        "ratio_per_round": Spread.ratios(cpu["page"], cpu["json"]),
+    }
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
-    """Medians (ms), body sizes and the page/JSON ratio per scope."""
-    results: dict[str, Any] = {"commands": args.commands, "rounds": args.rounds, "scopes": {}}
-    with tempfile.TemporaryDirectory() as tmp:
-        for scope in SCOPES:
-            folder = Path(tmp) / scope
-            folder.mkdir()
-            app = _app(folder, scope, args.commands)
-            try:
-                results["scopes"][scope] = _measure_scope(app, args.rounds)
-            finally:
-                app.extensions["camunda_telemetry"].close(flush=False)
-    return results
+    rounds = 15 if args.quick else 41
+    with harness.workspace(args) as space:
+        scopes = {mode: _scope(space, mode, rounds) for mode in EXT_MODES}
+        database = space.describe()
+    return {"rounds": rounds, "database": database, "scopes": scopes}
 
 
 def report(results: dict[str, Any]) -> str:
     lines = [
-        f"Page vs JSON: GET /telemetry/ and GET /telemetry/data with {results['commands']:,} command names "
-        f"(median of {results['rounds']} reads each, WSGI in process; ms of CPU, wall in brackets)",
-        f"   {'scope':<8} {'JSON ms':>16} {'page ms':>16} {'ratio':>7}  {'JSON bytes':>11} {'page bytes':>11}  "
-        f"target <= {TARGET_RATIO:g}x",
+        f"The page: GET /telemetry/ next to GET /telemetry/data with {COMMANDS:,} command names",
+        f"   {results['rounds']} interleaved rounds, WSGI in process, this thread's CPU ms per read (median; wall "
+        f"clock in brackets); database: {results['database']}",
+        "",
     ]
-    for scope, res in results["scopes"].items():
-        cpu, wall, size, ratio = res["cpu_ms"], res["wall_ms"], res["bytes"], res["ratio"]
-        json_ms, page_ms = (f"{cpu[name]:.2f} ({wall[name]:.2f})" for name in ("json", "page"))
-        verdict = "met" if ratio <= TARGET_RATIO else "MISSED"
-        sizes = f"{size['json']:>11,} {size['page']:>11,}"
-        lines.append(f"   {scope:<8} {json_ms:>16} {page_ms:>16} {ratio:>6.2f}x  {sizes}  {verdict}")
-    return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--commands", type=int, default=10_000, help="command names in the counts (default 10,000)")
-    parser.add_argument("--rounds", type=int, default=41, help="reads of each per scope (default 41)")
-    print(report(measure(parser.parse_args(argv))))
+    rows = []
+    for mode, res in results["scopes"].items():
+        cpu, wall, size, spread = res["cpu_ms"], res["wall_ms"], res["bytes"], res["ratio_per_round"]
+        rows.append([
+            mode, *(f"{cpu[label]:.2f} ({wall[label]:.2f})" for label in READS), f"{res['ratio']:.2f}x",
+            f"{spread.p25:.2f}..{spread.p75:.2f}", *(f"{size[label]:,}" for label in READS),
+        ])  # fmt: skip
+    lines += table(["scope", "JSON ms", "page ms", "page / JSON", "per round p25..p75", "JSON bytes", "page bytes"],
+                   rows)  # fmt: skip
+    lines.append("")
+    for mode, res in results["scopes"].items():
+        lines.append(f"   {mark(res['ratio'] <= TARGET_RATIO)} {mode}: the page within {TARGET_RATIO:g}x of the "
+                     f"JSON's time: {res['ratio']:.2f}x")  # fmt: skip
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(harness.main(__spec__.name))

@@ -49,6 +49,8 @@ def get_state(app: Flask | None = None) -> TelemetryState:
     """The telemetry state of ``app`` (default: the current app); the only way in.
 
     :raises NotInitializedError: no app and no app context, or ``init_app`` never ran on it.
+
+    .. versionadded:: 0.2.0
     """
     if app is None:
         if not has_app_context():
@@ -180,7 +182,10 @@ class TelemetryState(ForkAware):
 
     def close(self, flush: bool = True) -> None:
         """Stop the flush thread (after a last flush when ``flush``) and dispose of the
-        extension's own engine. Counting again starts a new thread."""
+        extension's own engine. Counting again starts a new thread.
+
+        .. versionadded:: 0.2.0
+        """
         self.flusher.stop(final_sync=flush)
         self.store.lazy_engine.dispose()
 
@@ -189,7 +194,10 @@ class TelemetryState(ForkAware):
     def lifetime_counts(self) -> tuple[dict[str, int], dict[str, int], dt.datetime]:
         """``(commands, metrics, start date)`` counted since the start date, in this app's scope
         (cluster: flushes this process's counts first); only a reset lowers them. Metrics are
-        keyed by internal name."""
+        keyed by internal name.
+
+        .. versionadded:: 0.2.0
+        """
         if self.config.scope == "cluster":
             self.flush()
             shared = self.store.read_counts()
@@ -198,7 +206,10 @@ class TelemetryState(ForkAware):
         return self.commands.totals(), self.metrics.totals(), self.started_at
 
     def counts(self) -> tuple[dict[str, int], dict[str, int], dt.datetime]:
-        """``(commands, metrics, start date)`` as the document reports them."""
+        """``(commands, metrics, start date)`` as the document reports them.
+
+        .. versionadded:: 0.2.0
+        """
         return self.lifetime_counts()
 
     def collect(self) -> TelemetryData:

@@ -23,6 +23,7 @@ def test_wheel_contains_every_module_the_page_files_and_py_typed(tmp_path: Path)
     expected = {p.relative_to(ROOT).as_posix() for p in files}
     assert "flask_camunda_telemetry/pages/static/telemetry.css" in expected
     assert expected <= names, expected - names
+    assert any(name.endswith(".dist-info/licenses/LICENSE") or name.endswith(".dist-info/LICENSE") for name in names)
     metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("METADATA"))).decode()
     for requirement in ("flask>=", "flask-sqlalchemy>=", "marshmallow>=", "sqlalchemy>="):
         assert f"Requires-Dist: {requirement}" in metadata

@@ -16,6 +16,7 @@ from werkzeug.exceptions import BadRequest, NotFound, RequestEntityTooLarge
 from ..document.schemas import TelemetryDataSchema
 from ..state import get_state
 from .guards import ANY_METHOD, admit, allow, refusal_response
+from .openapi import build_spec
 from .responses import json_response, register_json_errors
 
 __all__ = ["BLUEPRINT_NAME", "make_blueprint", "serve_openapi"]
@@ -65,8 +66,6 @@ def unknown_resource(subpath: str) -> Response:
 
 def serve_openapi() -> Response:
     """``CAMUNDA_TELEMETRY_OPENAPI_URL``: the OpenAPI description of the first URL prefix."""
-    from .openapi import build_spec  # apispec is optional: imported only when the route is served
-
     prefixes = get_state().config.url_prefixes
     return json_response(build_spec(prefixes[0] if prefixes else ""))
 
