@@ -10,7 +10,14 @@ import json
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request
-from werkzeug.exceptions import BadRequest, MethodNotAllowed, NotFound, RequestEntityTooLarge, default_exceptions
+from werkzeug.exceptions import (
+    BadRequest,
+    MethodNotAllowed,
+    NotFound,
+    RequestEntityTooLarge,
+    UnsupportedMediaType,
+    default_exceptions,
+)
 
 from ..document.schemas import TelemetryDataSchema
 from ..exceptions import AuthenticationRequired, AuthorizationDenied
@@ -40,8 +47,9 @@ def _allow(*methods: str) -> Response | None:
     return None
 
 
-def _authorized(state: TelemetryState) -> Response | None:
-    """None when the request may read the data, else the 401/403 response."""
+def _authorized(state: TelemetryState, permission: str = "READ") -> Response | None:
+    """None when the request may read the data (or, for ``SET``, change the consent), else the
+    401/403 response."""
     hook = state.authorizer()
     if hook is None:
         return None
@@ -52,8 +60,8 @@ def _authorized(state: TelemetryState) -> Response | None:
         response.headers["WWW-Authenticate"] = 'Bearer realm="telemetry"'
         return response
     except AuthorizationDenied as exc:
-        return authorization_error(exc.user_id)
-    return None if allowed else authorization_error(None)
+        return authorization_error(exc.user_id, permission)
+    return None if allowed else authorization_error(None, permission)
 
 
 def telemetry_data() -> Response:
@@ -68,12 +76,8 @@ def telemetry_data() -> Response:
     return json_response(_data_schema.dump(state.collect()))
 
 
-def telemetry_configuration() -> Response | tuple[str, int]:
-    options = _allow("GET", "HEAD", "POST")
-    if options is not None:
-        return options
-    if request.method != "POST":
-        return json_response({"enableTelemetry": False})
+def _consent_body() -> bool:
+    """``enableTelemetry`` of the request's JSON body (400 when it is not a boolean)."""
     raw = request.stream.read(_MAX_BODY + 1)
     if len(raw) > _MAX_BODY:
         raise RequestEntityTooLarge(f"The request body is larger than {_MAX_BODY} bytes.")
@@ -83,7 +87,35 @@ def telemetry_configuration() -> Response | tuple[str, int]:
         raise BadRequest(f"The request body is not valid JSON: {exc}") from None
     if not isinstance(body, dict) or not isinstance(body.get("enableTelemetry"), bool):
         raise BadRequest('The body must be a JSON object {"enableTelemetry": true|false}.')
-    return "", 204  # nothing is ever sent, so there is nothing to switch (as in Camunda 7.22+)
+    return bool(body["enableTelemetry"])
+
+
+def telemetry_configuration() -> Response | tuple[str, int]:
+    """Without ``REPORT_URL``, Camunda 7.22's stub: ``false``, and a POST changes nothing. With
+    it, the consent every process shares: read, and stored by a JSON POST (the same
+    ``authorize`` hook guards both; a cross-site form cannot send JSON, so it cannot switch it)."""
+    options = _allow("GET", "HEAD", "POST")
+    if options is not None:
+        return options
+    state = get_state()
+    reporting = state.reporting
+    if reporting is None:
+        if request.method != "POST":
+            return json_response({"enableTelemetry": False})
+        _consent_body()
+        return "", 204  # nothing is ever sent, so there is nothing to switch (as in Camunda 7.22+)
+    refused = _authorized(state, "SET" if request.method == "POST" else "READ")
+    if refused is not None:
+        return refused
+    if request.method != "POST":
+        return json_response({"enableTelemetry": reporting.consent()})
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType(
+            f"The consent is changed with a JSON body: send 'Content-Type: application/json', "
+            f"not {request.content_type or 'no content type'!r}."
+        )
+    reporting.set_consent(_consent_body())
+    return "", 204
 
 
 def unknown_resource(subpath: str = "") -> Response:
