@@ -5,7 +5,6 @@ subtracts exactly what was sent, anything else subtracts nothing. Real HTTP to a
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import threading
 import uuid
