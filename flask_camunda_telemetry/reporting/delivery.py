@@ -111,8 +111,8 @@ class Sender:
     def deliver(
         self, snapshot: Snapshot, attempts: int, stop: threading.Event, consented: Callable[[], bool]
     ) -> Delivery:
-        """Check ``snapshot`` and POST it up to ``attempts`` times; between attempts, give up
-        when ``stop`` is set or consent was withdrawn."""
+        """Check ``snapshot`` and POST it up to ``attempts`` times; give up when ``stop`` is set
+        (between attempts) or consent was withdrawn (before each attempt)."""
         found = problems(snapshot.data)
         if found:
             log.warning("telemetry report not sent: the document is invalid (%s)", "; ".join(found))
@@ -125,9 +125,9 @@ class Sender:
                 cap = backoff_cap(attempt)
                 if stop.wait(cap / 2 + random.uniform(0, cap / 2)):
                     return Delivery(None, None, snapshot, answer)  # shutting down: give up
-                if not consented():
-                    log.info("telemetry report %s not retried: consent was withdrawn", report)
-                    return Delivery(None, None, snapshot, answer)
+            if not consented():  # right before every attempt: a withdrawal stops even a report due
+                log.info("telemetry report %s not sent: consent was withdrawn", report)
+                return Delivery(None, None, snapshot, answer)
             sent_at = now()
             log.debug("sending telemetry report %s to %s: %s", report, self.where, body.decode())
             answer = self._post(self.url, body, headers, self._config.report_timeout)

@@ -213,6 +213,8 @@ class Reporting(ForkAware):
                 else delivery is not None and self._finish_local(delivery)
             )
         assert delivery is not None
+        if delivery.answer is None and delivery.outcome is None:
+            raise ReportRefusedError("Consent was withdrawn meanwhile: nothing was sent.")
         if delivery.answer is None:
             raise ReportRefusedError("The document is invalid, nothing was sent; the warning above says why.")
         body, headers = self.sender.build(delivery.snapshot)
