@@ -74,6 +74,23 @@ def assert_nothing_lost_nothing_twice(server: Server, rec: Recorder, requests: l
     wait_for(total, f"reports + document == {wanted}")
 
 
+def serve_everywhere(server: Server) -> list[tuple[str, str]]:
+    """Requests until every worker alive has served some; returns them."""
+    served: list[tuple[str, str]] = []
+    answered: set[int] = set()
+
+    def everyone() -> bool:
+        batch = mixed_traffic(1, seed=len(served))
+        replies = drive(server, batch)
+        assert_served(server, replies)
+        served.extend(batch)
+        answered.update(reply.pid for _, reply, _ in replies if reply.pid is not None)
+        return server.worker_pids() <= answered
+
+    wait_for(everyone, "every worker to serve requests")
+    return served
+
+
 def test_one_report_per_interval_nothing_lost_nothing_twice(
     database_url: str, tmp_path: Path, rec: Recorder
 ) -> None:
@@ -119,6 +136,7 @@ def test_the_sending_worker_killed_mid_send_is_replaced_and_nothing_is_lost(
         assert sender is not None, gunicorn.failure("no worker holds the report's connection")
         os.kill(sender, signal.SIGKILL)
         rec.behave(Behaviour("answer", 202))
+        requests += serve_everywhere(gunicorn)  # a reporter runs in every worker that counted
 
         resent = rec.wait_for(
             lambda received: any(r.delivered and r is not first for r in received), "the report sent again"

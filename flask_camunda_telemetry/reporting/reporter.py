@@ -195,7 +195,7 @@ class Reporting(ForkAware):
         if dry_run:
             body, headers = self.sender.build(self.source.snapshot())
             return ReportResult(body, headers, None, False)
-        consent = self._consent()
+        consent = self.store.follow_consent(self._config.initialize, _now(), self._config.report_delay)
         if consent.value is not True:
             raise ReportRefusedError(
                 f"Consent is {'undecided' if consent.value is None else 'false'}: nothing is sent without it. "
