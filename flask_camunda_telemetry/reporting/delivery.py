@@ -54,6 +54,9 @@ class AppGoneError(RuntimeError):
 class ReportSource(Protocol):
     """What reporting needs from the app's state."""
 
+    def flush(self) -> None:
+        """Cluster scope: write this process's counts to the database now."""
+
     def snapshot(self) -> Snapshot:
         """The document now (cluster scope: after flushing this process's counts)."""
 

@@ -129,6 +129,12 @@ class Reporting(ForkAware):
     def _consent(self) -> Consent:
         return self.store.consent(self._config.initialize, _now(), self._config.report_delay)
 
+    def _follow_consent(self) -> Consent:
+        """The consent, after a change made behind the extension's back (counts of this process
+        flushed first, so that those made before it count as before it)."""
+        self.source.flush()
+        return self.store.follow_consent(self._config.initialize, _now(), self._config.report_delay)
+
     def consent(self) -> bool | None:
         """The consent every process on the database shares (read from the database)."""
         return self._consent().value
@@ -137,6 +143,7 @@ class Reporting(ForkAware):
         """Store the consent for every process. From false or undecided to true, the counts the
         document shows start again from zero (everywhere) and the first report is due
         ``REPORT_DELAY`` seconds later; to false, no process sends again."""
+        self.source.flush()  # what this process counted so far counts as before the change
         consent = self.store.set_consent(value, self._config.initialize, _now(), self._config.report_delay)
         if not self.cluster:
             self._follow(consent)
@@ -195,7 +202,7 @@ class Reporting(ForkAware):
         if dry_run:
             body, headers = self.sender.build(self.source.snapshot())
             return ReportResult(body, headers, None, False)
-        consent = self.store.follow_consent(self._config.initialize, _now(), self._config.report_delay)
+        consent = self._follow_consent()
         if consent.value is not True:
             raise ReportRefusedError(
                 f"Consent is {'undecided' if consent.value is None else 'false'}: nothing is sent without it. "
@@ -240,7 +247,7 @@ class Reporting(ForkAware):
         to wait before the next look."""
         now = _now()
         delay = dt.timedelta(seconds=self._config.report_delay)
-        consent = self.store.follow_consent(self._config.initialize, now, self._config.report_delay)
+        consent = self._follow_consent()
         if not self.cluster:
             self._follow(consent)
         if consent.value is not True:
