@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -160,11 +160,13 @@ def create_app(
     instance_path: str | None = None,
     flush_interval: float = 10.0,
     extra_routes: int = 0,
+    telemetry_options: Mapping[str, Any] | None = None,
 ) -> Flask:
     """The engine-like app in ``mode`` (one of :data:`MODES`).
 
     ``extra_routes`` adds that many ``GET /extra/<n>`` routes (for the read-cost test: as many
-    endpoints for prometheus as the extension has commands).
+    endpoints for prometheus as the extension has commands). ``telemetry_options`` are more
+    options of the extension in the ``ext-*`` modes (``prometheus_url="/telemetry/metrics"``).
     """
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
@@ -177,6 +179,7 @@ def create_app(
             flush_interval=flush_interval,
             property_table=PROPERTY_TABLE,
             count_table=COUNT_TABLE,
+            **(telemetry_options or {}),
         )
     for resource in RESOURCES:
         for rule, endpoint, method, view, command in _views(resource):

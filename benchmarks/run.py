@@ -507,43 +507,69 @@ def _reader(conn: Connection, mode: str, n: int, database_url: str | None, insta
         conn.close()
 
 
-def read_cost(cfg: Settings, dbs: Databases, tmp: Path, log: Callable[[str], None]) -> ReadCost:
-    res = ReadCost()
-    rng = random.Random(7)
+@contextlib.contextmanager
+def reader_processes(target: Callable[..., None], jobs: dict[str, tuple[Any, ...]]) -> Iterator[dict[str, Connection]]:
+    """One spawned child per mode running ``target(conn, *jobs[mode])``, each holding one app and
+    answering ``"read"`` with a timing; asked to stop (then killed) when the block ends."""
     spawn = multiprocessing.get_context("spawn")
-    for n in READ_SIZES:
-        if dbs.url is not None:  # shared tables: only this size's commands in them
-            telemetry_state(ext_app("ext-cluster", dbs, "read-reset", tmp)).store.engine.dispose()
-        children = {}
-        for mode in READ_MODES:
+    children = {}
+    try:
+        for mode, args in jobs.items():
             parent, child = spawn.Pipe()
-            url = dbs.for_app(f"read-{mode}-{n}")
-            process = spawn.Process(target=_reader, args=(child, mode, n, url, str(tmp / "instance")), daemon=True)
+            process = spawn.Process(target=target, args=(child, *args), daemon=True)
             process.start()
             child.close()
             children[mode] = (process, parent)
-        try:
-            for mode, (_process, conn) in children.items():
+        yield {mode: conn for mode, (_process, conn) in children.items()}
+    finally:
+        for process, conn in children.values():
+            with contextlib.suppress(OSError):
+                conn.send("stop")
+            process.join(timeout=60)
+            if process.is_alive():
+                process.kill()
+                process.join()
+
+
+def interleaved(
+    labels: Iterable[str], rounds: int, rng: random.Random, measure: Callable[[str], float]
+) -> dict[str, list[float]]:
+    """``rounds`` rounds of ``measure(label)`` for every label, in a shuffled order each round."""
+    times: dict[str, list[float]] = {label: [] for label in labels}
+    for _ in range(rounds):
+        order = list(times)
+        rng.shuffle(order)
+        for label in order:
+            times[label].append(measure(label))
+    return times
+
+
+def interleaved_reads(conns: dict[str, Connection], reps: int, rng: random.Random) -> dict[str, list[float]]:
+    """``reps`` rounds asking every child of :func:`reader_processes` for one timing."""
+
+    def read(mode: str) -> float:
+        conns[mode].send("read")
+        timing: float = conns[mode].recv()
+        return timing
+
+    return interleaved(conns, reps, rng, read)
+
+
+def read_cost(cfg: Settings, dbs: Databases, tmp: Path, log: Callable[[str], None]) -> ReadCost:
+    res = ReadCost()
+    rng = random.Random(7)
+    for n in READ_SIZES:
+        if dbs.url is not None:  # shared tables: only this size's commands in them
+            telemetry_state(ext_app("ext-cluster", dbs, "read-reset", tmp)).store.engine.dispose()
+        jobs = {mode: (mode, n, dbs.for_app(f"read-{mode}-{n}"), str(tmp / "instance")) for mode in READ_MODES}
+        with reader_processes(_reader, jobs) as conns:
+            for mode, conn in conns.items():
                 status, size, head = conn.recv()
                 if not status.startswith("200"):
                     raise SystemExit(f"{mode}: GET {_read_path(mode)} gave {status}: {head!r}")
                 res.size[(mode, n)] = size
-                res.ms[(mode, n)] = []
-            for _ in range(cfg.read_reps[n]):
-                order = list(READ_MODES)
-                rng.shuffle(order)
-                for mode in order:
-                    conn = children[mode][1]
-                    conn.send("read")
-                    res.ms[(mode, n)].append(conn.recv())
-        finally:
-            for process, conn in children.values():
-                with contextlib.suppress(OSError):
-                    conn.send("stop")
-                process.join(timeout=60)
-                if process.is_alive():
-                    process.kill()
-                    process.join()
+            for mode, times in interleaved_reads(conns, cfg.read_reps[n], rng).items():
+                res.ms[(mode, n)] = times
         log(f"  read cost: {n} commands/endpoints done")
     return res
 

@@ -3,6 +3,9 @@
 Run it with ``flask --app example_app run`` (SQLite in the instance folder, no set-up), or under
 gunicorn: ``gunicorn -w 4 'example_app:create_app()'``. Settings come from ``CAMUNDA_TELEMETRY_*``
 and ``SQLALCHEMY_DATABASE_URI`` environment variables (``FLASK_`` prefixed ones too).
+
+It serves the counts for Prometheus at ``/telemetry/metrics``, which needs the ``prometheus``
+extra (``pip install -e '.[prometheus]'``; the ``test`` extra has it too).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         CAMUNDA_TELEMETRY_WEBAPPS=["cockpit"],
         CAMUNDA_TELEMETRY_URL_PREFIX=["", "/engine-rest"],
         CAMUNDA_TELEMETRY_OPENAPI_URL="/telemetry/openapi.json",
+        CAMUNDA_TELEMETRY_PROMETHEUS_URL="/telemetry/metrics",
     )
     for key, value in os.environ.items():
         if key.startswith("CAMUNDA_TELEMETRY_") or key == "SQLALCHEMY_DATABASE_URI":

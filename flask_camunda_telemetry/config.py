@@ -28,6 +28,7 @@ from .settings import (
     parse_names,
     parse_optional_bool,
     parse_optional_str,
+    parse_route,
     parse_seconds,
     parse_str,
     parse_url_path,
@@ -154,6 +155,9 @@ KEYS: tuple[Key, ...] = (
     Key("CREATE_TABLES", True, parse_bool, "Create missing tables on first use."),
     Key("EXCLUDED_ENDPOINTS", (), parse_names, "Endpoints never counted (health checks, ...)."),
     Key("OPENAPI_URL", None, parse_url_path, "Serve the OpenAPI description at this path."),
+    Key("PROMETHEUS_URL", None, parse_route,
+        "Serve the lifetime counts in Prometheus' format at this path (such as ``/telemetry/metrics``); "
+        "needs the ``prometheus`` extra. ``None``: no route."),
     Key("REPORT_URL", None, _report_url,
         "The collector reports are sent to, with the owner's consent: ``https://``, or ``http://`` to a "
         "loopback address. ``None`` sends nothing, ever (Camunda 7.22's behaviour)."),
@@ -197,6 +201,7 @@ class TelemetryConfig:
     create_tables: bool
     excluded_endpoints: tuple[str, ...]
     openapi_url: str | None
+    prometheus_url: str | None
     report_url: str | None
     initialize: bool | None
     report_interval: float

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from flask import Flask
@@ -12,15 +13,17 @@ from .config import load_config
 from .counting.commands import install_counting_hook, mark_command, validate_command_name
 from .document.metrics import canonical_metric
 from .document.model import TelemetryData
-from .exceptions import AlreadyInitializedError
-from .rest.blueprint import BLUEPRINT_NAME, make_blueprint, serve_openapi
-from .state import EXTENSION_KEY, OPENAPI_ENDPOINT, TelemetryState, get_state
+from .exceptions import AlreadyInitializedError, ConfigurationError
+from .rest.blueprint import ANY_METHOD, BLUEPRINT_NAME, make_blueprint, serve_openapi
+from .state import EXTENSION_KEY, OPENAPI_ENDPOINT, PROMETHEUS_ENDPOINT, TelemetryState, get_state
 from .storage.engines import resolve_database
 from .storage.store import TelemetryStore
 from .storage.tables import define_tables
 
 if TYPE_CHECKING:
     from flask_sqlalchemy import SQLAlchemy
+
+    from .prometheus import TelemetryCollector
 
 __all__ = ["TelemetryExt"]
 
@@ -33,6 +36,33 @@ def _positive(what: str, n: object) -> int:
     return n
 
 
+_PROMETHEUS_EXTRA = "install the 'prometheus' extra: pip install 'flask-camunda-telemetry[prometheus]'"
+
+
+def _prometheus_module() -> ModuleType:
+    """:mod:`.prometheus`, which needs prometheus_client (raises ModuleNotFoundError saying what to install)."""
+    try:
+        from . import prometheus
+    except ModuleNotFoundError as exc:
+        if exc.name != "prometheus_client":
+            raise
+        raise ModuleNotFoundError(f"prometheus_client is not installed: {_PROMETHEUS_EXTRA}", name=exc.name) from exc
+    return prometheus
+
+
+def _prometheus_for(url: str | None) -> ModuleType | None:
+    """:mod:`.prometheus` when ``CAMUNDA_TELEMETRY_PROMETHEUS_URL`` is set; ConfigurationError if it cannot be."""
+    if url is None:
+        return None
+    try:
+        return _prometheus_module()
+    except ModuleNotFoundError:
+        raise ConfigurationError(
+            "CAMUNDA_TELEMETRY_PROMETHEUS_URL", url,
+            f"serving it needs prometheus_client, which is missing: {_PROMETHEUS_EXTRA} (or set the key to None)",
+        ) from None
+
+
 class TelemetryExt:
     """Serve Camunda's ``GET /telemetry/data`` from a Flask app.
 
@@ -41,8 +71,8 @@ class TelemetryExt:
         ``db.create_all()`` and Alembic see them) and its engine is used (``bind_key`` option /
         ``CAMUNDA_TELEMETRY_BIND_KEY`` picks a bind).
     :param authorize: a callable with no arguments deciding whether the current request may read
-        the data: truthy allows, falsy answers 403; it may raise
-        :class:`~.AuthenticationRequired` (401) or :class:`~.AuthorizationDenied` (403).
+        the data (``/telemetry/data`` and the Prometheus route): truthy allows, falsy answers 403;
+        it may raise :class:`~.AuthenticationRequired` (401) or :class:`~.AuthorizationDenied` (403).
     :param options: defaults for the ``CAMUNDA_TELEMETRY_*`` keys, named in lower case without
         the prefix (``scope="process"``); values already in ``app.config`` win.
 
@@ -74,6 +104,7 @@ class TelemetryExt:
                 "call init_app once per app and reuse that extension object."
             )
         config = load_config(app.config, self._options)
+        prometheus = _prometheus_for(config.prometheus_url)
         metadata, engine = resolve_database(app, self.db, config.bind_key, config.database_uri)
         tables = define_tables(metadata, config.property_table, config.count_table)
         blueprint_names = tuple(
@@ -94,6 +125,11 @@ class TelemetryExt:
                 app.register_blueprint(blueprint, name=name, url_prefix=prefix or None)
         if config.openapi_url:
             app.add_url_rule(config.openapi_url, OPENAPI_ENDPOINT, serve_openapi, methods=["GET"])
+        if prometheus is not None and config.prometheus_url:
+            app.add_url_rule(
+                config.prometheus_url, PROMETHEUS_ENDPOINT, prometheus.serve_prometheus_metrics,
+                methods=ANY_METHOD, provide_automatic_options=False,
+            )
         app.cli.add_command(telemetry_cli)
 
     def state(self, app: Flask | None = None) -> TelemetryState:
@@ -137,6 +173,18 @@ class TelemetryExt:
     def reset(self, *, app: Flask | None = None) -> None:
         """Zero the counts of every instance sharing the database; move the start date."""
         get_state(app).reset()
+
+    def prometheus_collector(self, app: Flask | None = None) -> TelemetryCollector:
+        """A ``prometheus_client`` collector of ``app``'s lifetime counts (default: the current
+        app), for a host that serves its own ``/metrics``: register it on the host's registry
+        (``registry.register(...)``, or prometheus_flask_exporter's ``metrics.registry``).
+
+        Needs the ``prometheus`` extra. See :class:`~.prometheus.TelemetryCollector`.
+
+        .. versionadded:: 0.2.0
+        """
+        collector: TelemetryCollector = _prometheus_module().TelemetryCollector(get_state(app))
+        return collector
 
     def close(self, app: Flask | None = None) -> None:
         """Stop ``app``'s flush thread after a last flush and dispose of the extension's own

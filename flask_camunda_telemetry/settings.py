@@ -27,6 +27,7 @@ __all__ = [
     "parse_names",
     "parse_optional_bool",
     "parse_optional_str",
+    "parse_route",
     "parse_seconds",
     "parse_str",
     "parse_url_path",
@@ -150,6 +151,18 @@ def parse_url_path(key: str, value: object) -> str | None:
         raise ConfigurationError(
             key, value, "expected '' or a path such as '/engine-rest' (leading '/', no trailing '/'), or None"
         )
+    return value
+
+
+def parse_route(key: str, value: object) -> str | None:
+    """A path a route is served at, such as ``/telemetry/metrics``; ``None`` for none.
+
+    .. versionadded:: 0.2.0
+    """
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value or not _PATH_PREFIX.fullmatch(value):
+        raise ConfigurationError(key, value, "expected a path such as '/telemetry/metrics' (leading '/'), or None")
     return value
 
 

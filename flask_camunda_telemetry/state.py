@@ -35,11 +35,13 @@ from .storage.meta import document_counts
 from .storage.reporting import ReportStore
 from .storage.store import TelemetryStore
 
-__all__ = ["EXTENSION_KEY", "OPENAPI_ENDPOINT", "TelemetryState", "get_state"]
+__all__ = ["EXTENSION_KEY", "OPENAPI_ENDPOINT", "PROMETHEUS_ENDPOINT", "TelemetryState", "get_state"]
 
 EXTENSION_KEY = "camunda_telemetry"
 #: The endpoint serving CAMUNDA_TELEMETRY_OPENAPI_URL (never counted).
 OPENAPI_ENDPOINT = "camunda_telemetry_openapi"
+#: The endpoint serving CAMUNDA_TELEMETRY_PROMETHEUS_URL (never counted).
+PROMETHEUS_ENDPOINT = "camunda_telemetry_prometheus"
 
 COMMANDS = "command"
 METRICS = "metric"
@@ -119,7 +121,7 @@ class TelemetryState(ForkAware):
             or endpoint == "static"
             or endpoint.endswith(".static")
             or endpoint.partition(".")[0] in self.blueprint_names
-            or endpoint == OPENAPI_ENDPOINT
+            or endpoint in (OPENAPI_ENDPOINT, PROMETHEUS_ENDPOINT)
         )
         app = self.app()
         if not excluded and app is not None:

@@ -24,18 +24,18 @@ from ..exceptions import AuthenticationRequired, AuthorizationDenied
 from ..state import TelemetryState, get_state
 from .responses import authorization_error, error_response, handle_exception, json_response
 
-__all__ = ["BLUEPRINT_NAME", "make_blueprint", "serve_openapi"]
+__all__ = ["ANY_METHOD", "BLUEPRINT_NAME", "allow_methods", "make_blueprint", "refuse_unauthorized", "serve_openapi"]
 
 BLUEPRINT_NAME = "camunda_telemetry"
 
 # Routes accept every common method so that a wrong one gets a JSON 405 from this blueprint's
 # handler rather than the host app's HTML one; OPTIONS is answered here with the real methods.
-_ANY = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT", "QUERY"]
+ANY_METHOD = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT", "QUERY")
 _MAX_BODY = 64 * 1024  # a configuration body is a few bytes; never buffer more than this
 _data_schema = TelemetryDataSchema()
 
 
-def _allow(*methods: str) -> Response | None:
+def allow_methods(*methods: str) -> Response | None:
     """None when the request's method is one of ``methods``; the OPTIONS answer; else a 405."""
     allowed = [*methods, "OPTIONS"]
     if request.method == "OPTIONS":
@@ -47,7 +47,7 @@ def _allow(*methods: str) -> Response | None:
     return None
 
 
-def _authorized(state: TelemetryState, permission: str = "READ") -> Response | None:
+def refuse_unauthorized(state: TelemetryState, permission: str = "READ") -> Response | None:
     """None when the request may read the data (or, for ``SET``, change the consent), else the
     401/403 response."""
     hook = state.authorizer()
@@ -65,11 +65,11 @@ def _authorized(state: TelemetryState, permission: str = "READ") -> Response | N
 
 
 def telemetry_data() -> Response:
-    options = _allow("GET", "HEAD")
+    options = allow_methods("GET", "HEAD")
     if options is not None:
         return options
     state = get_state()
-    refused = _authorized(state)
+    refused = refuse_unauthorized(state)
     if refused is not None:
         return refused
     state.observe_server(request.environ)
@@ -94,7 +94,7 @@ def telemetry_configuration() -> Response | tuple[str, int]:
     """Without ``REPORT_URL``, Camunda 7.22's stub: ``false``, and a POST changes nothing. With
     it, the consent every process shares: read, and stored by a JSON POST (the same
     ``authorize`` hook guards both; a cross-site form cannot send JSON, so it cannot switch it)."""
-    options = _allow("GET", "HEAD", "POST")
+    options = allow_methods("GET", "HEAD", "POST")
     if options is not None:
         return options
     state = get_state()
@@ -104,7 +104,7 @@ def telemetry_configuration() -> Response | tuple[str, int]:
             return json_response({"enableTelemetry": False})
         _consent_body()
         return "", 204  # nothing is ever sent, so there is nothing to switch (as in Camunda 7.22+)
-    refused = _authorized(state, "SET" if request.method == "POST" else "READ")
+    refused = refuse_unauthorized(state, "SET" if request.method == "POST" else "READ")
     if refused is not None:
         return refused
     if request.method != "POST":
@@ -144,7 +144,7 @@ def make_blueprint() -> Blueprint:
         ("/telemetry/", unknown_resource),
         ("/telemetry/<path:subpath>", unknown_resource),
     ):
-        blueprint.add_url_rule(rule, view_func=view, methods=_ANY, provide_automatic_options=False)
+        blueprint.add_url_rule(rule, view_func=view, methods=ANY_METHOD, provide_automatic_options=False)
     # By code as well: Flask prefers an app's handler for a code over a blueprint's for a class.
     for code in default_exceptions:
         blueprint.register_error_handler(code, handle_exception)

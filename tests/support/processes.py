@@ -30,6 +30,7 @@ from .serving_app import ALL_METRICS, PID_HEADER
 
 __all__ = [
     "APP_FACTORY",
+    "EXAMPLE_APP",
     "REPO",
     "Counts",
     "Reply",
@@ -45,12 +46,15 @@ __all__ = [
     "shared_counts",
     "wait_for",
     "wait_for_counts",
+    "wait_until_ready",
 ]
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 #: The WSGI app every server runs.
 APP_FACTORY = "tests.support.serving_app:create_app"
+#: The example engine (``example_app/``), for tests that serve it as a user would.
+EXAMPLE_APP = "example_app:create_app"
 STARTUP_DEADLINE = 60.0
 STOP_DEADLINE = 30.0
 
@@ -185,7 +189,7 @@ def _gunicorn_options() -> list[str]:
     return ["--no-control-socket"] if "--no-control-socket" in known else []
 
 
-def _command(kind: str, port: int, args: Iterable[str]) -> list[str]:
+def _command(kind: str, port: int, args: Iterable[str], app: str) -> list[str]:
     if kind == "gunicorn":
         return [
             str(BIN / "gunicorn"),
@@ -195,27 +199,46 @@ def _command(kind: str, port: int, args: Iterable[str]) -> list[str]:
             "--log-level", "info",
             *_gunicorn_options(),
             *args,
-            f"{APP_FACTORY}()",
+            f"{app}()",
         ]
     if kind == "waitress":
-        return [str(BIN / "waitress-serve"), "--listen", f"127.0.0.1:{port}", *args, "--call", APP_FACTORY]
+        return [str(BIN / "waitress-serve"), "--listen", f"127.0.0.1:{port}", *args, "--call", app]
     if kind == "werkzeug":
         return [
-            str(BIN / "flask"), "--app", APP_FACTORY, "run",
+            str(BIN / "flask"), "--app", app, "run",
             "--host", "127.0.0.1", "--port", str(port), "--no-reload", "--no-debugger", *args,
         ]
     raise ValueError(f"unknown server kind {kind!r}")
 
 
+def wait_until_ready(
+    process: subprocess.Popen[bytes], ready: Callable[[], bool], failure: Callable[[str], str], what: str
+) -> None:
+    """Poll ``ready`` (an OSError counts as not yet) until it is true. Fails, with ``failure``
+    adding the log's tail, when ``process`` exits first or after STARTUP_DEADLINE seconds."""
+    end = time.monotonic() + STARTUP_DEADLINE
+    while True:
+        if process.poll() is not None:
+            raise AssertionError(failure(f"{what} exited with {process.returncode} while starting"))
+        with suppress(OSError):
+            if ready():
+                return
+        if time.monotonic() > end:
+            raise AssertionError(failure(f"{what} did not answer within {STARTUP_DEADLINE:.0f}s"))
+        time.sleep(0.1)
+
+
 @contextmanager
-def serve(kind: str, env: Mapping[str, str], log_dir: Path, args: Iterable[str] = ()) -> Iterator[Server]:
-    """Start ``kind`` (gunicorn, waitress, werkzeug) on a free 127.0.0.1 port and wait until it
-    answers; stop it when the block ends."""
+def serve(
+    kind: str, env: Mapping[str, str], log_dir: Path, args: Iterable[str] = (), app: str = APP_FACTORY
+) -> Iterator[Server]:
+    """Start ``kind`` (gunicorn, waitress, werkzeug) running the factory ``app`` (``module:name``)
+    on a free 127.0.0.1 port and wait until it answers; stop it when the block ends."""
     port = free_port()
     log = log_dir / f"{kind}-{port}.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(
-            _command(kind, port, args),
+            _command(kind, port, args, app),
             cwd=REPO,
             env=dict(env),
             stdin=subprocess.DEVNULL,
@@ -225,19 +248,9 @@ def serve(kind: str, env: Mapping[str, str], log_dir: Path, args: Iterable[str] 
         )
     server = Server(kind, process, port, log)
     try:
-        end = time.monotonic() + STARTUP_DEADLINE
-        while True:
-            if process.poll() is not None:
-                raise AssertionError(server.failure(f"{kind} exited with {process.returncode} while starting"))
-            try:
-                # an unrouted path: answered (404) without counting anything
-                if server.request("GET", "/__ready__", timeout=5).status == 404:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > end:
-                raise AssertionError(server.failure(f"{kind} did not answer within {STARTUP_DEADLINE:.0f}s"))
-            time.sleep(0.1)
+        # an unrouted path: answered (404) without counting anything
+        wait_until_ready(process, lambda: server.request("GET", "/__ready__", timeout=5).status == 404,
+                         server.failure, kind)
         yield server
     finally:
         server.stop()
@@ -329,10 +342,12 @@ def read_everywhere(server: Server, minimum: int = 16, deadline: float = 30.0) -
                 )
 
 
-def flask_cli(env: Mapping[str, str], *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``flask --app tests.support.serving_app:create_app <args>`` with ``env``."""
+def flask_cli(
+    env: Mapping[str, str], *args: str, input: str | None = None, app: str = APP_FACTORY
+) -> subprocess.CompletedProcess[str]:
+    """Run ``flask --app <app> <args>`` with ``env`` (default: the serving app)."""
     return subprocess.run(
-        [str(BIN / "flask"), "--app", APP_FACTORY, *args],
+        [str(BIN / "flask"), "--app", app, *args],
         cwd=REPO,
         env=dict(env),
         input=input,
