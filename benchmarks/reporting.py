@@ -111,7 +111,7 @@ def _requester(conn: Connection, mode: str, report_url: str | None, batch: int, 
             else:
                 reporting = app.extensions["camunda_telemetry"].reporting
                 status = None if reporting is None else reporting.status()
-                alive = reporting is not None and reporting._thread is not None and reporting._thread.is_alive()
+                alive = reporting is not None and reporting.thread.alive
                 conn.send({"last_error": getattr(status, "last_error", None), "reporter_alive": alive})
     finally:
         conn.close()

@@ -5,7 +5,6 @@ of the database, follows consent from its next tick, never sends at shutdown and
 from __future__ import annotations
 
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -42,10 +41,10 @@ def start(client: FlaskClient, n: int = 1) -> None:
         assert client.post("/process-definition/invoice/start").status_code == 200
 
 
-def reporter_thread(app: Flask) -> threading.Thread:
+def reporter_alive(app: Flask) -> bool:
     reporting = get_state(app).reporting
-    assert reporting is not None and reporting._thread is not None
-    return reporting._thread
+    assert reporting is not None
+    return reporting.thread.alive
 
 
 def finished(received: list[Received], n: int) -> bool:
@@ -115,7 +114,7 @@ def test_every_failure_of_the_collector_then_down_three_intervals_and_back(
     assert {r.report_id for r in received} == {received[0].report_id}
     assert commands(delivered.json()) == {"StartProcessInstanceCmd": 7}
     assert commands(client.get("/telemetry/data").get_json()) == {}
-    assert reporter_thread(app).is_alive()
+    assert reporter_alive(app)
     assert reporting.status().last_status == 202
 
 
@@ -131,7 +130,7 @@ def test_consent_withdrawn_stops_every_report_from_the_next_tick(
     start(client, 3)
     time.sleep(3.5)  # three more ticks: a report in flight may end, none may start
     assert len(rec.received) <= after_withdrawal + 1
-    assert reporter_thread(app).is_alive()
+    assert reporter_alive(app)
     assert get_state(app).reporting.status().next_due is None  # type: ignore[union-attr]
 
 
@@ -221,7 +220,7 @@ def test_the_thread_survives_the_database_going_down(
         seen = len(rec.received)
         rec.wait_for(lambda received: any(r.delivered for r in received[seen:]), "a report after the outage")
 
-    assert reporter_thread(app).is_alive()
+    assert reporter_alive(app)
     get_state(app).close()
     assert report_totals(rec.received)[0] == {"StartProcessInstanceCmd": 3}
     assert commands(client.get("/telemetry/data").get_json()) == {}

@@ -15,12 +15,10 @@ most ``REPORT_INTERVAL``) to follow consent, and survives every error until its 
 
 from __future__ import annotations
 
-import atexit
 import datetime as dt
 import logging
 import threading
 import uuid
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -30,8 +28,9 @@ from ..forking import ForkAware
 from ..storage.reporting import Consent, ReportStore
 from . import client
 from .client import FAILURES, HTTP_STATUS, Answer
-from .delivery import AppGoneError, Delivery, ReportResult, ReportSource, Sender, backoff_cap
+from .delivery import Delivery, ReportResult, ReportSource, Sender, backoff_cap
 from .delivery import now as _now
+from .thread import SHUTDOWN_WAIT, ReporterThread
 
 if TYPE_CHECKING:
     from ..config import TelemetryConfig
@@ -40,8 +39,6 @@ __all__ = ["SHUTDOWN_WAIT", "ReportStatus", "Reporting"]
 
 log = logging.getLogger("flask_camunda_telemetry")
 
-#: How long a graceful shutdown waits for a report in flight (seconds); nothing is sent then.
-SHUTDOWN_WAIT = 2.0
 #: Added to the longest a report can take, to make the claim's lease.
 LEASE_MARGIN = 2.0
 _UNSEEN = dt.datetime.min.replace(tzinfo=dt.UTC)
@@ -65,12 +62,6 @@ class ReportStatus:
     next_due: dt.datetime | None
 
 
-def _stop_at_exit(ref: weakref.ref[Reporting]) -> None:
-    reporting = ref()
-    if reporting is not None:
-        reporting.stop()
-
-
 class Reporting(ForkAware):
     """Reporting for one app: consent, the reporter thread, ``report_now`` and ``status``.
 
@@ -81,22 +72,12 @@ class Reporting(ForkAware):
 
     fork_fresh = {
         "_lock": threading.Lock,
-        "_stop": threading.Event,
-        "_wake": threading.Event,
-        "_thread": lambda: None,
-        "started": lambda: False,
-        "_failing": lambda: "",
         "_born": _now,
         "_sender": lambda: uuid.uuid4().hex,
         "_due": lambda: None,
         "_epoch": lambda: _UNSEEN,
     }
     _lock: threading.Lock
-    _stop: threading.Event
-    _wake: threading.Event
-    _thread: threading.Thread | None
-    started: bool
-    _failing: str
     _born: dt.datetime
     _sender: str
     _due: dt.datetime | None
@@ -122,18 +103,25 @@ class Reporting(ForkAware):
         attempts = config.report_retries + 1
         backoff = sum(backoff_cap(n) for n in range(1, attempts))
         self._lease = dt.timedelta(seconds=attempts * 2 * config.report_timeout + backoff + LEASE_MARGIN)
-        self._atexit_registered = False
+        self.thread = ReporterThread(self._tick, source.app_context, self._poll)
+
+    @property
+    def _busy(self) -> threading.RLock:
+        """Held around the reporter's database work (a fork waits for it)."""
+        return self.thread.busy
 
     # -- consent and status (any thread) --------------------------------------------------
 
     def _consent(self) -> Consent:
-        return self.store.consent(self._config.initialize, _now(), self._config.report_delay)
+        with self._busy:
+            return self.store.consent(self._config.initialize, _now(), self._config.report_delay)
 
     def _follow_consent(self) -> Consent:
         """The consent, after a change made behind the extension's back (counts of this process
         flushed first, so that those made before it count as before it)."""
-        self.source.flush()
-        return self.store.follow_consent(self._config.initialize, _now(), self._config.report_delay)
+        with self._busy:
+            self.source.flush()
+            return self.store.follow_consent(self._config.initialize, _now(), self._config.report_delay)
 
     def consent(self) -> bool | None:
         """The consent every process on the database shares (read from the database)."""
@@ -147,7 +135,7 @@ class Reporting(ForkAware):
         consent = self.store.set_consent(value, self._config.initialize, _now(), self._config.report_delay)
         if not self.cluster:
             self._follow(consent)
-        self._wake.set()
+        self.thread.wake()
 
     def status(self) -> ReportStatus:
         """The last attempt (by any process) and when the next report is due."""
@@ -170,27 +158,29 @@ class Reporting(ForkAware):
         return due + step if due + step > now else now + step
 
     def _deliver(self, attempts: int) -> Delivery:
-        return self.sender.deliver(
-            self.source.snapshot(), attempts, self._stop, lambda: self._consent().value is True
-        )
+        with self._busy:
+            snapshot = self.source.snapshot()
+        return self.sender.deliver(snapshot, attempts, self.thread.stopping, lambda: self._consent().value is True)
 
     def _finish_claim(self, until: dt.datetime, due: dt.datetime | None, delivery: Delivery | None) -> bool:
         end = _now()
         confirmed = delivery is not None and delivery.confirm is not None
         next_due = self._next(due, end) if due is not None else (self._next(end, end) if confirmed else None)
-        return self.store.finish(
-            until=until,
-            next_due=next_due,
-            outcome=delivery.outcome if delivery is not None else None,
-            confirm=delivery.confirm if delivery is not None else None,
-        )
+        with self._busy:
+            return self.store.finish(
+                until=until,
+                next_due=next_due,
+                outcome=delivery.outcome if delivery is not None else None,
+                confirm=delivery.confirm if delivery is not None else None,
+            )
 
     def _finish_local(self, delivery: Delivery) -> bool:
         confirmed = False
         if delivery.confirm is not None:
             confirmed = self.source.confirm(delivery.snapshot, delivery.confirm[1])
         if delivery.outcome is not None:
-            self.store.record(delivery.outcome)
+            with self._busy:
+                self.store.record(delivery.outcome)
         return confirmed
 
     def report_now(self, *, dry_run: bool = False) -> ReportResult:
@@ -253,7 +243,8 @@ class Reporting(ForkAware):
         if consent.value is not True:
             return self._poll
         if self.cluster:
-            due = max(self.store.due(now + delay), self._born + delay)
+            with self._busy:
+                due = max(self.store.due(now + delay), self._born + delay)
         else:
             due = self._due = self._due or max(self._born, consent.given or self._born) + delay
         if now < due:
@@ -269,7 +260,8 @@ class Reporting(ForkAware):
     def _report_claimed(self, now: dt.datetime) -> float:
         """Cluster scope: the installation's report, if this process wins the claim."""
         until = now + self._lease
-        claimed = self.store.claim(now, until)
+        with self._busy:
+            claimed = self.store.claim(now, until)
         if claimed is None:
             return self._poll
         delivery: Delivery | None = None
@@ -281,45 +273,15 @@ class Reporting(ForkAware):
 
     # -- the thread ------------------------------------------------------------------------
 
-    def _run(self) -> None:
-        stop, wake = self._stop, self._wake
-        while not stop.is_set():
-            try:
-                with self.source.app_context():
-                    pause = self._tick()
-                if self._failing:
-                    log.info("telemetry reporting recovered")
-                self._failing = ""
-            except AppGoneError:
-                return
-            except Exception as exc:  # noqa: BLE001 - the reporter must survive every error
-                if str(exc) != self._failing:
-                    log.warning("telemetry reporting failed, will try again in %ss: %s", self._poll, exc)
-                self._failing = str(exc)
-                pause = self._poll
-            wake.wait(pause)
-            wake.clear()
+    @property
+    def started(self) -> bool:
+        return self.thread.started
 
     def start(self) -> None:
-        """Start the thread if this process has none yet (cheap to call again)."""
-        with self._lock:
-            if self.started:
-                return
-            self._stop = threading.Event()
-            self._thread = threading.Thread(target=self._run, name="camunda-telemetry-report", daemon=True)
-            self._thread.start()
-            if not self._atexit_registered:
-                atexit.register(_stop_at_exit, weakref.ref(self))
-                self._atexit_registered = True
-            self.started = True
+        """Start the reporter thread if this process has none yet (cheap to call again)."""
+        self.thread.start()
 
     def stop(self, wait: float = SHUTDOWN_WAIT) -> None:
-        """Stop the thread, waiting at most ``wait`` seconds for a report in flight (which
-        then ends unconfirmed and is sent again, under the same id, by a later report).
-        Sends nothing itself."""
-        self._stop.set()
-        self._wake.set()
-        thread = self._thread
-        if wait > 0 and thread is not None and thread.is_alive() and thread is not threading.current_thread():
-            thread.join(timeout=wait)
-        self.started = False
+        """Stop the reporter thread, waiting at most ``wait`` seconds for a report in flight;
+        sends nothing itself."""
+        self.thread.stop(wait)
