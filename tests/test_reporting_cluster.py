@@ -60,9 +60,13 @@ def settle(server: Server, database_url: str, rec: Recorder) -> None:
     )
 
 
-def assert_nothing_lost_nothing_twice(server: Server, rec: Recorder, requests: list[tuple[str, str]]) -> None:
-    """The reports the collector keeps plus what the document shows are the requests served."""
+def assert_nothing_lost_nothing_twice(
+    server: Server, rec: Recorder, requests: list[tuple[str, str]], *, also: dict[str, int] | None = None
+) -> None:
+    """The reports the collector keeps plus what the document shows are the requests served
+    (and the commands ``also`` counted outside requests)."""
     wanted = expected_counts(requests)
+    wanted[0].update(also or {})
 
     def total() -> tuple[dict[str, int], dict[str, int]] | None:
         shown = counts(server.telemetry()[0])
@@ -147,6 +151,26 @@ def test_the_sending_worker_killed_mid_send_is_replaced_and_nothing_is_lost(
         settle(gunicorn, database_url, rec)
         assert_nothing_lost_nothing_twice(gunicorn, rec, requests)
     assert count_rows(database_url, "command-reported") == report_totals(rec.received)[0]
+
+
+def test_with_preload_the_master_reports_too_and_forks_cleanly(
+    database_url: str, tmp_path: Path, rec: Recorder
+) -> None:
+    """``--preload``: the master counts a command while the app is made, so its flush and report
+    threads run before it forks the workers; every process takes part in the claim."""
+    env = reporting_env(database_url, rec, SERVING_APP_STARTUP_COMMAND="BootstrapEngineCommand")
+    requests: list[tuple[str, str]] = []
+    with serve("gunicorn", env, tmp_path, ["--preload"]) as gunicorn:
+        while len(delivered(rec)) < 3:
+            batch = mixed_traffic(2, seed=len(requests))
+            assert_served(gunicorn, drive(gunicorn, batch))
+            requests.extend(batch)
+            time.sleep(0.2)
+        settle(gunicorn, database_url, rec)
+        assert_nothing_lost_nothing_twice(gunicorn, rec, requests, also={"BootstrapEngineCommand": 1})
+        assert gunicorn.errors() == []
+    ids = [r.report_id for r in delivered(rec)]
+    assert len(set(ids)) == len(ids)
 
 
 def test_consent_switched_on_one_worker_is_read_on_all(database_url: str, tmp_path: Path, rec: Recorder) -> None:
