@@ -137,7 +137,11 @@ class ReportStore:
             self._rows.put(conn, START_DATE, _to_micros(now))
             count = self.store.tables.count
             kinds = [*REPORTED, *REPORTED.values()]
-            query = select(count.c.kind, count.c.name, count.c.total).where(count.c.kind.in_(kinds))
+            query = (  # in the order a flush locks them
+                select(count.c.kind, count.c.name, count.c.total)
+                .where(count.c.kind.in_(kinds))
+                .order_by(count.c.kind, count.c.name)
+            )
             totals = {(kind, name): int(total) for kind, name, total in conn.execute(query.with_for_update())}
             unreported = [
                 {"kind": REPORTED[kind], "name": name, "total": total - totals.get((REPORTED[kind], name), 0)}
