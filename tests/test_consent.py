@@ -149,3 +149,14 @@ def test_without_a_report_url_nothing_is_stored_as_in_camunda_7_22(database_url:
     client.get("/telemetry/data")
     assert property_rows(database_url, CONSENT, PROPERTY_TABLE) == []
     assert get_state(app).reporting is None
+
+
+def test_the_openapi_description_says_what_the_consent_routes_answer() -> None:
+    from flask_camunda_telemetry.rest.openapi import build_spec
+
+    spec = build_spec()
+    configuration = spec["paths"]["/telemetry/configuration"]
+    assert {"200", "401", "403", "503"} <= set(configuration["get"]["responses"])
+    assert {"204", "400", "401", "403", "415", "503"} <= set(configuration["post"]["responses"])
+    consent = spec["components"]["schemas"]["TelemetryConsent"]["properties"]["enableTelemetry"]
+    assert consent["type"] == ["boolean", "null"]

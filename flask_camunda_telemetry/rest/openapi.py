@@ -48,40 +48,44 @@ def _operations() -> dict[str, dict[str, Any]]:
                 },
             }
         },
-        "/telemetry/configuration": {
-            "get": {
-                "operationId": "getTelemetryConfiguration",
-                "tags": ["Telemetry"],
-                "summary": "Fetch telemetry configuration",
-                "description": "With CAMUNDA_TELEMETRY_REPORT_URL set: the consent every process on the database "
-                "shares (true, false, or null while undecided). Without it: always false, as in Camunda 7.22+, "
-                "and nothing is ever sent.",
-                "responses": {
-                    "200": {"description": "Request successful.",
-                            "content": {_JSON: {"schema": "TelemetryConsent"}}},
-                    "401": _error("The authorize hook requires authentication (with REPORT_URL)."),
-                    "403": _error("The authorize hook refused the request (with REPORT_URL).",
-                                  "CamundaAuthorizationError"),
-                    "503": _error("The telemetry database cannot be reached (with REPORT_URL)."),
-                },
+        "/telemetry/configuration": _configuration(),
+    }
+
+
+def _configuration() -> dict[str, Any]:
+    return {
+        "get": {
+            "operationId": "getTelemetryConfiguration",
+            "tags": ["Telemetry"],
+            "summary": "Fetch telemetry configuration",
+            "description": "With CAMUNDA_TELEMETRY_REPORT_URL set: the consent every process on the database "
+            "shares (true, false, or null while undecided). Without it: always false, as in Camunda 7.22+, "
+            "and nothing is ever sent.",
+            "responses": {
+                "200": {"description": "Request successful.",
+                        "content": {_JSON: {"schema": "TelemetryConsent"}}},
+                "401": _error("The authorize hook requires authentication (with REPORT_URL)."),
+                "403": _error("The authorize hook refused the request (with REPORT_URL).",
+                              "CamundaAuthorizationError"),
+                "503": _error("The telemetry database cannot be reached (with REPORT_URL)."),
             },
-            "post": {
-                "operationId": "configureTelemetry",
-                "tags": ["Telemetry"],
-                "summary": "Configure telemetry",
-                "description": "With CAMUNDA_TELEMETRY_REPORT_URL set: stores the consent for every process "
-                "(false or undecided to true starts the counts the document shows from zero). Without it: "
-                "accepted and ignored, as in Camunda 7.22+.",
-                "requestBody": {"required": True, "content": {_JSON: {"schema": "TelemetryConfiguration"}}},
-                "responses": {
-                    "204": {"description": "Request successful."},
-                    "400": _error("The body is not JSON, or enableTelemetry is missing or not a boolean."),
-                    "401": _error("The authorize hook requires authentication (with REPORT_URL)."),
-                    "403": _error("The authorize hook refused the request (with REPORT_URL).",
-                                  "CamundaAuthorizationError"),
-                    "415": _error("The content type is not application/json (with REPORT_URL)."),
-                    "503": _error("The telemetry database cannot be reached (with REPORT_URL)."),
-                },
+        },
+        "post": {
+            "operationId": "configureTelemetry",
+            "tags": ["Telemetry"],
+            "summary": "Configure telemetry",
+            "description": "With CAMUNDA_TELEMETRY_REPORT_URL set: stores the consent for every process "
+            "(false or undecided to true starts the counts the document shows from zero). Without it: "
+            "accepted and ignored, as in Camunda 7.22+.",
+            "requestBody": {"required": True, "content": {_JSON: {"schema": "TelemetryConfiguration"}}},
+            "responses": {
+                "204": {"description": "Request successful."},
+                "400": _error("The body is not JSON, or enableTelemetry is missing or not a boolean."),
+                "401": _error("The authorize hook requires authentication (with REPORT_URL)."),
+                "403": _error("The authorize hook refused the request (with REPORT_URL).",
+                              "CamundaAuthorizationError"),
+                "415": _error("The content type is not application/json (with REPORT_URL)."),
+                "503": _error("The telemetry database cannot be reached (with REPORT_URL)."),
             },
         },
     }
