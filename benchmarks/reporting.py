@@ -1,25 +1,14 @@
-"""Reporting: what it adds per request when the collector is dead or hangs, next to reporting off.
+"""Reporting: what it adds per request with the collector dead or hanging, next to reporting off.
 
-Run from the repository root (about a minute; ``--quick``: about 20 s)::
-
-    .venv/bin/python -m benchmarks.reporting
-
-Three copies of the engine-like app (cluster scope, flushing every second), each in a process of
-its own so that one's threads never run during another's timing:
-
-``off``
-    no ``CAMUNDA_TELEMETRY_REPORT_URL``;
-``dead``
-    reporting every second to a port nothing listens on (every attempt refused at once, two
-    retries with backoff: the reporter thread is busy all along, with its database work);
-``hanging``
-    reporting every second to a server that accepts the connection and never answers (the
-    reporter waits in its attempt, ``REPORT_TIMEOUT`` 30 s).
-
-The 40-route request mix is sent to each app in turn, round by round in a shuffled order: wall
-clock and this thread's CPU time per request, and the ratio to ``off`` per round. Reporting adds
-nothing to the request path, so the ratios are noise around 1. At the end each app says what its
-reporter did (attempts seen by the hanging server, the dead one's last error).
+Three copies of the engine-like app (cluster scope, flushing every second), each in a process
+of its own, so that one's threads never run during another's timing: ``off`` (no
+``CAMUNDA_TELEMETRY_REPORT_URL``); ``dead`` (a report every second to a port nothing listens on:
+every attempt refused at once, two retries with backoff, the reporter busy with its database
+work all along); ``hanging`` (a report every second to a server that accepts the connection and
+never answers: the reporter waits in its attempt, ``REPORT_TIMEOUT`` 30 s). The 40-route mix is
+sent to each app in turn, round by round in a shuffled order: wall clock and this thread's CPU
+time per request, and the ratio to ``off`` per round. Reporting adds nothing to the request
+path, so the ratios are noise around 1. At the end each app says what its reporter did.
 """
 
 from __future__ import annotations
@@ -28,28 +17,17 @@ import argparse
 import contextlib
 import gc
 import logging
-import random
+import multiprocessing
 import socket
 import sys
-import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from multiprocessing.connection import Connection
-from pathlib import Path
 from typing import Any
 
-from .run import (
-    Databases,
-    drive,
-    ext_app,
-    interleaved,
-    median,
-    prepare,
-    quartiles,
-    ratios,
-    reader_processes,
-    request_mix,
-)
+from . import harness
+from .bench_app import create_app, request_mix
+from .harness import Spread, mark, median, table
 
 __all__ = ["measure", "report"]
 
@@ -63,11 +41,11 @@ def hanging_server() -> Iterator[tuple[int, list[socket.socket]]]:
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(64)
+    listener.settimeout(0.2)
     held: list[socket.socket] = []
     stop = threading.Event()
 
     def accept() -> None:
-        listener.settimeout(0.2)
         while not stop.is_set():
             with contextlib.suppress(TimeoutError, OSError):
                 held.append(listener.accept()[0])
@@ -89,102 +67,105 @@ def dead_port() -> int:
         return int(sock.getsockname()[1])  # closed again: connections are refused
 
 
-def _requester(conn: Connection, mode: str, report_url: str | None, batch: int, database_url: str | None,
-               tmp: str) -> None:
+def _requester(conn: Connection, mode: str, url: str | None, batch: int, database_url: str, instance: str) -> None:
     """A child process with one app; times a batch of requests each time the parent says "read"."""
-    logger = logging.getLogger("flask_camunda_telemetry")  # the dead reporter's warnings: kept off the terminal
+    logger = logging.getLogger("flask_camunda_telemetry")  # the dead reporter's warnings: off the terminal
     logger.addHandler(logging.NullHandler())
     logger.propagate = False
+    options = {} if url is None else {**REPORTING, "report_url": url, "report_timeout": 30 if mode == "hanging" else 1}
+    app = create_app("ext-cluster", database_url=database_url, instance_path=instance, flush_interval=1.0,
+                     telemetry_options=options)  # fmt: skip
+    telemetry = app.extensions["bench_telemetry"]
+    environs = harness.prepare(request_mix())
     try:
-        options: dict[str, Any] = {}
-        if report_url is not None:
-            options = {**REPORTING, "report_url": report_url, "report_timeout": 30 if mode == "hanging" else 1}
-        app = ext_app("ext-cluster", Databases(database_url, Path(tmp)), f"reporting-{mode}", Path(tmp),
-                      flush_interval=1.0, telemetry_options=options)
-        environs = prepare(request_mix())
-        drive(app, environs, batch)  # warm-up; the first count starts the flush and report threads
+        harness.drive(app, environs, batch)  # warm-up; the first count starts the flush and report threads
         conn.send("ready")
-        while (message := conn.recv()) != "stop":
-            if message == "read":
-                gc.collect()
-                conn.send(drive(app, environs, batch))
-            else:
-                reporting = app.extensions["camunda_telemetry"].reporting
-                status = None if reporting is None else reporting.status()
-                alive = reporting is not None and reporting.thread.alive
-                conn.send({"last_error": getattr(status, "last_error", None), "reporter_alive": alive})
+        while conn.recv() == "read":
+            gc.collect()
+            conn.send(harness.drive(app, environs, batch))
+        reporting = telemetry.reporting(app)
+        status = None if reporting is None else reporting.status()
+        conn.send({"reporter running": reporting is not None and reporting.thread.alive,
+                   "last error": None if status is None else status.last_error})  # fmt: skip
     finally:
+        harness.close_app(app)
         conn.close()
 
 
+def _rounds(conns: dict[str, Connection], rounds: int) -> dict[str, dict[str, list[float]]]:
+    """Interleaved rounds: ``{"cpu"|"wall": {mode: [us/request per round]}}``."""
+    cpu: dict[str, list[float]] = {mode: [] for mode in MODES}
+
+    def wall_us(mode: str) -> float:
+        conns[mode].send("read")
+        cpu_us, wall = conns[mode].recv()
+        cpu[mode].append(cpu_us)
+        return float(wall)
+
+    wall = harness.interleaved(MODES, rounds, 13, wall_us, progress="reporting")
+    return {"cpu": cpu, "wall": wall}
+
+
 def measure(args: argparse.Namespace) -> dict[str, Any]:
-    """Per-request wall and CPU microseconds per round and mode; ``args.quick`` for fewer rounds."""
-    quick = bool(getattr(args, "quick", False))
-    rounds, batch = (11, 300) if quick else (31, 1000)
-    with tempfile.TemporaryDirectory(prefix="bench-reporting-") as tmp, hanging_server() as (port, held):
-        urls = {"off": None, "dead": f"http://127.0.0.1:{dead_port()}/pings",
-                "hanging": f"http://127.0.0.1:{port}/pings"}
-        database_url = getattr(args, "database_url", None)
-        jobs = {mode: (mode, urls[mode], batch, database_url, tmp) for mode in MODES}
-        cpu: dict[str, list[float]] = {mode: [] for mode in MODES}
-        with reader_processes(_requester, jobs) as conns:
+    rounds, batch = (11, 320) if args.quick else (31, 1000)
+    spawn = multiprocessing.get_context("spawn")
+    with harness.workspace(args) as space, hanging_server() as (port, held):
+        urls = {"off": None, "dead": f"http://127.0.0.1:{dead_port()}/pings", "hanging": f"http://127.0.0.1:{port}/p"}
+        children, conns = [], {}
+        for mode in MODES:
+            parent, child = spawn.Pipe()
+            process = spawn.Process(target=_requester, daemon=True,
+                                    args=(child, mode, urls[mode], batch, space.for_app(f"reporting-{mode}"),
+                                          space.instance))  # fmt: skip
+            process.start()
+            child.close()
+            children.append(process)
+            conns[mode] = parent
+        try:
             for mode, conn in conns.items():
                 if conn.recv() != "ready":
                     raise SystemExit(f"{mode}: the app did not start")
-
-            def read(mode: str) -> float:
-                conns[mode].send("read")
-                cpu_us, wall_us = conns[mode].recv()
-                cpu[mode].append(cpu_us)
-                return float(wall_us)
-
-            wall = interleaved(MODES, rounds, random.Random(13), read)
-            reporters = {}
-            for mode, conn in conns.items():
-                conn.send("status")
-                reporters[mode] = conn.recv()
+            times = _rounds(conns, rounds)
+            for conn in conns.values():
+                conn.send("stop")
+            reporters = {mode: conn.recv() for mode, conn in conns.items()}
+        finally:
+            for process in children:
+                process.join(timeout=30)
+                if process.is_alive():
+                    process.kill()
         reporters["hanging"]["connections held"] = len(held)
-        return {"rounds": rounds, "batch": batch, "wall": wall, "cpu": cpu, "reporters": reporters,
-                "database": Databases(database_url, Path(tmp)).describe()}
-
-
-def _row(name: str, values: dict[str, list[float]]) -> list[str]:
-    line = [f"   {name:<26}"]
-    for mode in MODES:
-        line.append(f"{median(values[mode]):>10.2f}")
-    for mode in MODES[1:]:
-        ratio = ratios(values[mode], values["off"])
-        low, high = quartiles(ratio)
-        line.append(f"{median(ratio):>8.3f} ({low:.3f}..{high:.3f})")
-    return ["".join(line)]
+        figures = {kind: {mode: median(values) for mode, values in per_mode.items()}
+                   for kind, per_mode in times.items()}  # fmt: skip
+        ratios = {kind: {mode: Spread.ratios(per_mode[mode], per_mode["off"]) for mode in MODES[1:]}
+                  for kind, per_mode in times.items()}  # fmt: skip
+        return {"rounds": rounds, "batch": batch, "median": figures, "ratio": ratios, "reporters": reporters,
+                "database": space.describe()}  # fmt: skip
 
 
 def report(results: dict[str, Any]) -> str:
-    """The figures of :func:`measure` as text."""
     lines = [
-        f"Reporting: the 40-route mix, {results['rounds']} interleaved rounds of {results['batch']} requests per app,",
-        f"each app in its own process, cluster scope (database: {results['database']}); median us/request,",
-        "and the ratio to 'off' per round: median (p25..p75)",
+        "Reporting: the collector dead or hanging, next to reporting off",
+        f"   the 40-route mix, {results['rounds']} interleaved rounds of {results['batch']} requests per app, each app "
+        f"in a process of its own, cluster scope (database: {results['database']})",
+        "   median us/request; the ratio to 'off' per round: median (p25..p75)",
         "",
-        f"   {'':<26}{'off':>10}{'dead':>10}{'hanging':>10}{'dead/off':>21}{'hanging/off':>21}",
-        *_row("wall clock", results["wall"]),
-        *_row("CPU (request thread)", results["cpu"]),
-        "",
-        "   what the reporters did meanwhile:",
     ]
+    rows = []
+    for kind, name in (("wall", "wall clock"), ("cpu", "CPU, request thread")):
+        med, ratio = results["median"][kind], results["ratio"][kind]
+        spreads = (f"{ratio[m].median:.3f} ({ratio[m].p25:.3f}..{ratio[m].p75:.3f})" for m in MODES[1:])
+        rows.append([name, *(f"{med[mode]:.2f}" for mode in MODES), *spreads])
+    lines += [*table(["", *MODES, "dead / off", "hanging / off"], rows), "", "   what the reporters did meanwhile:"]
     for mode, info in results["reporters"].items():
         lines.append(f"   {mode:<8} " + ", ".join(f"{k}: {v}" for k, v in info.items()))
-    lines.append("   reporting adds nothing to the request path: the ratios are noise around 1")
-    return "\n".join(lines)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.reporting", description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer rounds, rougher figures")
-    parser.add_argument("--database-url", help="where the apps keep their tables (default: a SQLite file each)")
-    print(report(measure(parser.parse_args(argv))))
-    return 0
+    for mode in MODES[1:]:
+        spread = results["ratio"]["wall"][mode]
+        lines.append(f"   {mark(spread.p25 <= 1 <= spread.p75 or abs(spread.median - 1) <= 0.03)} {mode}: no "
+                     f"difference beyond noise (1 within p25..p75 of the per-round wall-clock ratio, or the median "
+                     f"within 3%): {spread.median:.3f} ({spread.p25:.3f}..{spread.p75:.3f})")  # fmt: skip
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(harness.main(__spec__.name))

@@ -11,6 +11,7 @@ from flask.cli import AppGroup
 from .document.schemas import TelemetryDataSchema
 from .exceptions import DatabaseUnavailableError, ReportRefusedError
 from .reporting.reporter import Reporting
+from .rest.openapi import build_spec
 from .state import get_state
 
 __all__ = ["telemetry_cli"]
@@ -63,8 +64,6 @@ def reset(yes: bool) -> None:
 @click.option("--prefix", default=None, help="URL prefix of the routes (default: the app's first one).")
 def openapi(prefix: str | None) -> None:
     """Print the OpenAPI 3.1 description of the telemetry routes (needs apispec)."""
-    from .rest.openapi import build_spec  # apispec is optional
-
     if prefix is None:
         prefixes = get_state().config.url_prefixes
         prefix = prefixes[0] if prefixes else ""

@@ -121,6 +121,8 @@ def _headers(key: str, value: object) -> tuple[tuple[str, str], ...]:
 
 
 #: Every key, in the order the docs list them.
+#:
+#: .. versionadded:: 0.2.0
 KEYS: tuple[Key, ...] = (
     Key("URL_PREFIX", "", parse_url_paths,
         'Where the routes are mounted: ``""`` gives ``/telemetry/data``, ``"/engine-rest"`` gives '

@@ -6,6 +6,8 @@ single place a key is declared: :func:`load_keys` fills the defaults into ``app.
 the same table. Every parser takes ``(key, value)`` and raises :class:`~.ConfigurationError`
 naming the key and the value. Values may come from environment variables as strings: lists are
 comma-separated, booleans ``true``/``false``, numbers decimal.
+
+.. versionadded:: 0.2.0
 """
 
 from __future__ import annotations

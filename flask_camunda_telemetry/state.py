@@ -55,6 +55,8 @@ def get_state(app: Flask | None = None) -> TelemetryState:
     """The telemetry state of ``app`` (default: the current app); the only way in.
 
     :raises NotInitializedError: no app and no app context, or ``init_app`` never ran on it.
+
+    .. versionadded:: 0.2.0
     """
     if app is None:
         if not has_app_context():
@@ -200,7 +202,10 @@ class TelemetryState(ForkAware):
     def close(self, flush: bool = True) -> None:
         """Stop the reporter (waiting at most 2 s for a report in flight when ``flush``) and the
         flush thread (after a last flush when ``flush``), and dispose of the extension's own
-        engine. Counting again starts new threads."""
+        engine. Counting again starts new threads.
+
+        .. versionadded:: 0.2.0
+        """
         if self.reporting is not None:
             self.reporting.stop(wait=SHUTDOWN_WAIT if flush else 0)
         self.flusher.stop(final_sync=flush)
@@ -211,7 +216,10 @@ class TelemetryState(ForkAware):
     def lifetime_counts(self) -> tuple[dict[str, int], dict[str, int], dt.datetime]:
         """``(commands, metrics, start date)`` counted since the start date, in this app's scope
         (cluster: flushes this process's counts first); only a reset lowers them. Metrics are
-        keyed by internal name."""
+        keyed by internal name.
+
+        .. versionadded:: 0.2.0
+        """
         if self.config.scope == "cluster":
             self.flush()
             shared = self.store.read_counts()
@@ -221,7 +229,10 @@ class TelemetryState(ForkAware):
 
     def counts(self) -> tuple[dict[str, int], dict[str, int], dt.datetime]:
         """``(commands, metrics, start date)`` as the document reports them: the lifetime counts
-        minus what has been reported (names at zero left out), since the last report."""
+        minus what has been reported (names at zero left out), since the last report.
+
+        .. versionadded:: 0.2.0
+        """
         if self.config.scope == "cluster":
             self.flush()
             commands, metrics, start = document_counts(self.store.read_counts())  # one consistent read

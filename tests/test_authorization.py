@@ -8,6 +8,8 @@ from flask import Flask, request
 
 from flask_camunda_telemetry import AuthenticationRequired, AuthorizationDenied, TelemetryExt
 
+from .support.documents import json_of
+
 
 def _app(tmp_path: Path, telemetry: TelemetryExt) -> Flask:
     app = Flask("host", instance_path=str(tmp_path))
@@ -20,7 +22,7 @@ def test_a_refusing_hook_answers_403_with_camundas_body(tmp_path: Path) -> None:
     app = _app(tmp_path, TelemetryExt(authorize=lambda: False))
     response = app.test_client().get("/telemetry/data")
     assert response.status_code == 403
-    assert response.json == {
+    assert json_of(response) == {
         "type": "AuthorizationException",
         "message": "The user with id 'None' does not have one of the following permissions: "
         "'READ' permission on resource 'System'.",
@@ -47,13 +49,13 @@ def test_denied_names_the_user_and_unauthenticated_is_401(tmp_path: Path) -> Non
     client = app.test_client()
     anonymous = client.get("/telemetry/data")
     assert anonymous.status_code == 401
-    assert anonymous.json["type"] == "AuthenticationException"
+    assert json_of(anonymous)["type"] == "AuthenticationException"
     assert "WWW-Authenticate" in anonymous.headers
     denied = client.get("/telemetry/data", headers={"X-User": "demo"})
-    assert (denied.status_code, denied.json["userId"]) == (403, "demo")
-    assert "'demo'" in denied.json["message"]
+    assert (denied.status_code, json_of(denied)["userId"]) == (403, "demo")
+    assert "'demo'" in json_of(denied)["message"]
     allowed = client.get("/telemetry/data", headers={"X-User": "admin"})
-    assert allowed.status_code == 200 and "installation" in allowed.json
+    assert allowed.status_code == 200 and "installation" in json_of(allowed)
 
 
 def test_decorator_form_also_after_init_app(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from flask_camunda_telemetry import DatabaseUnavailableError, TelemetryExt
 
 from .support.apps import host_app, make_app
 from .support.databases import selected_backends
+from .support.documents import counts
 from .support.servers import DatabaseServer, private_server
 
 SERVER_BACKENDS = [backend for backend in selected_backends() if backend != "sqlite"]
@@ -45,7 +46,7 @@ def url(server: DatabaseServer) -> str:
 
 
 def commands(document: dict[str, Any]) -> dict[str, int]:
-    return {name: count["count"] for name, count in document["product"]["internals"]["commands"].items()}
+    return counts(document)[0]
 
 
 def assert_host_views_answer(client: FlaskClient, starts: int) -> None:

@@ -20,6 +20,7 @@ def test_wheel_contains_every_module_and_py_typed(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     expected = {f"flask_camunda_telemetry/{p.name}" for p in PACKAGE.iterdir() if p.suffix == ".py"}
     assert expected | {"flask_camunda_telemetry/py.typed"} <= names
+    assert any(name.endswith(".dist-info/licenses/LICENSE") or name.endswith(".dist-info/LICENSE") for name in names)
     metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("METADATA"))).decode()
     for requirement in ("flask>=", "flask-sqlalchemy>=", "marshmallow>=", "sqlalchemy>="):
         assert f"Requires-Dist: {requirement}" in metadata

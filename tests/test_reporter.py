@@ -23,7 +23,7 @@ from .support.recorder import Behaviour, Received, Recorder, recorder, report_to
 from .support.servers import DatabaseServer, private_server
 
 #: The thread reports at once, then every second.
-EVERY_SECOND = {"CAMUNDA_TELEMETRY_REPORT_DELAY": 0, "CAMUNDA_TELEMETRY_REPORT_INTERVAL": 1}
+EVERY_SECOND: dict[str, Any] = {"CAMUNDA_TELEMETRY_REPORT_DELAY": 0, "CAMUNDA_TELEMETRY_REPORT_INTERVAL": 1}
 
 
 @pytest.fixture

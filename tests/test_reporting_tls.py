@@ -27,6 +27,7 @@ def test_an_untrusted_certificate_is_a_failure_and_a_trusted_one_works(
 
         monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "nowhere.pem"))
         untrusted = reporting.report_now()
+        assert untrusted.answer is not None
         assert not untrusted.answer.ok
         assert "certificate verify failed" in untrusted.answer.message
         assert reporting.status().last_error == "TLS error"
@@ -34,6 +35,7 @@ def test_an_untrusted_certificate_is_a_failure_and_a_trusted_one_works(
 
         monkeypatch.setenv("SSL_CERT_FILE", str(certificates.ca))
         trusted = reporting.report_now()
+        assert trusted.answer is not None
         assert trusted.answer.status == 202 and trusted.confirmed
         (received,) = rec.received
         assert received.json()["product"]["internals"]["commands"] == {"StartProcessInstanceCmd": {"count": 1}}

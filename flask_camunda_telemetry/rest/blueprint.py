@@ -22,6 +22,7 @@ from werkzeug.exceptions import (
 from ..document.schemas import TelemetryDataSchema
 from ..exceptions import AuthenticationRequired, AuthorizationDenied
 from ..state import TelemetryState, get_state
+from .openapi import build_spec
 from .responses import authorization_error, error_response, handle_exception, json_response
 
 __all__ = ["ANY_METHOD", "BLUEPRINT_NAME", "allow_methods", "make_blueprint", "refuse_unauthorized", "serve_openapi"]
@@ -129,8 +130,6 @@ def unknown_resource(subpath: str = "") -> Response:
 
 def serve_openapi() -> Response:
     """``CAMUNDA_TELEMETRY_OPENAPI_URL``: the OpenAPI description of the first URL prefix."""
-    from .openapi import build_spec  # apispec is optional: imported only when the route is served
-
     prefixes = get_state().config.url_prefixes
     return json_response(build_spec(prefixes[0] if prefixes else ""))
 

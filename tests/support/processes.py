@@ -25,6 +25,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from .documents import Counts, counts
 from .net import free_port
 from .serving_app import ALL_METRICS, PID_HEADER
 
@@ -40,6 +41,7 @@ __all__ = [
     "drive",
     "flask_cli",
     "free_port",
+    "gunicorn_options",
     "read_everywhere",
     "serve",
     "server_env",
@@ -180,7 +182,7 @@ class Server:
         return self.process.returncode
 
 
-def _gunicorn_options() -> list[str]:
+def gunicorn_options() -> list[str]:
     """gunicorn 24+ opens a control socket (and a thread for it) in the master, at one path per
     user: switched off, so that servers of parallel tests do not share it."""
     import gunicorn.config
@@ -197,7 +199,7 @@ def _command(kind: str, port: int, args: Iterable[str], app: str) -> list[str]:
             "--workers", "4",
             "--graceful-timeout", "20",
             "--log-level", "info",
-            *_gunicorn_options(),
+            *gunicorn_options(),
             *args,
             f"{app}()",
         ]
@@ -273,19 +275,6 @@ def drive(
 
     with ThreadPoolExecutor(clients) as pool:
         return list(pool.map(send, list(requests)))
-
-
-#: (commands, metrics) as ``{name: count}`` each.
-Counts = tuple[dict[str, int], dict[str, int]]
-
-
-def counts(doc: Mapping[str, Any]) -> Counts:
-    """The commands and metrics of a document, as ``{name: count}``."""
-    internals = doc["product"]["internals"]
-    return (
-        {name: entry["count"] for name, entry in internals["commands"].items()},
-        {name: entry["count"] for name, entry in internals["metrics"].items()},
-    )
 
 
 def assert_served(server: Server, replies: Iterable[tuple[tuple[str, str], Reply, float]]) -> None:
