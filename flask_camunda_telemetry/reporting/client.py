@@ -67,8 +67,8 @@ def _connection(url: str, timeout: float) -> tuple[HTTPConnection, str]:
     return HTTPConnection(host, parts.port, timeout=timeout), target
 
 
-def _shut(conn: HTTPConnection, fired: threading.Event) -> None:
-    fired.set()
+def _shut(conn: HTTPConnection, fired: list[bool]) -> None:
+    fired.append(True)
     sock = conn.sock
     if sock is not None:
         with contextlib.suppress(OSError):
@@ -100,7 +100,7 @@ def _failure(exc: BaseException, fired: bool) -> tuple[int, str]:
 def post(url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> Answer:
     """POST ``body`` to ``url`` once. Never raises for a network failure: the Answer says it."""
     conn, target = _connection(url, timeout)
-    fired = threading.Event()
+    fired: list[bool] = []  # the watchdog's mark (a plain list: no lock to share with a forked child)
     watchdog = threading.Timer(2 * timeout, _shut, (conn, fired))
     watchdog.daemon = True
     watchdog.start()
@@ -109,7 +109,7 @@ def post(url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> A
             conn.request("POST", target, body=body, headers=dict(headers), preload_content=False)
             response = conn.getresponse()
         except Exception as exc:  # noqa: BLE001 - OSError, http.client's and urllib3's errors: all are failures
-            failure, message = _failure(exc, fired.is_set())
+            failure, message = _failure(exc, bool(fired))
             return Answer(None, "", b"", failure, message)
         status, reason = response.status, response.reason or ""
         try:

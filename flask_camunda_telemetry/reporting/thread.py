@@ -95,7 +95,7 @@ class ReporterThread(ForkAware):
         with self._lock:
             if self.started:
                 return
-            self.stopping = threading.Event()
+            self.renew("stopping")  # the stop event of a previous thread stays set for that thread
             self._thread = threading.Thread(target=self._run, name="camunda-telemetry-report", daemon=True)
             self._thread.start()
             if not self._atexit_registered:
