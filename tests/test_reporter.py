@@ -47,6 +47,13 @@ def reporter_alive(app: Flask) -> bool:
     return reporting.thread.alive
 
 
+def wait_until(condition: Any, what: str, deadline: float = 30.0) -> None:
+    end = time.monotonic() + deadline
+    while not condition():
+        assert time.monotonic() < end, f"gave up waiting for {what}"
+        time.sleep(0.05)
+
+
 def finished(received: list[Received], n: int) -> bool:
     return len(received) >= n and all(r.done.is_set() for r in received[:n])
 
@@ -113,9 +120,9 @@ def test_every_failure_of_the_collector_then_down_three_intervals_and_back(
     delivered = next(r for r in received if r.delivered)
     assert {r.report_id for r in received} == {received[0].report_id}
     assert commands(delivered.json()) == {"StartProcessInstanceCmd": 7}
+    wait_until(lambda: reporting.status().last_status == 202, "the report to be recorded")
     assert commands(client.get("/telemetry/data").get_json()) == {}
     assert reporter_alive(app)
-    assert reporting.status().last_status == 202
 
 
 def test_consent_withdrawn_stops_every_report_from_the_next_tick(
@@ -221,6 +228,6 @@ def test_the_thread_survives_the_database_going_down(
         rec.wait_for(lambda received: any(r.delivered for r in received[seen:]), "a report after the outage")
 
     assert reporter_alive(app)
+    wait_until(lambda: commands(client.get("/telemetry/data").get_json()) == {}, "every count reported")
     get_state(app).close()
     assert report_totals(rec.received)[0] == {"StartProcessInstanceCmd": 3}
-    assert commands(client.get("/telemetry/data").get_json()) == {}
