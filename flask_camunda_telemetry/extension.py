@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from flask_sqlalchemy import SQLAlchemy
 
     from .prometheus import TelemetryCollector
+    from .reporting import Reporting
 
 __all__ = ["TelemetryExt"]
 
@@ -193,9 +194,18 @@ class TelemetryExt:
         collector: TelemetryCollector = _prometheus_module().TelemetryCollector(get_state(app))
         return collector
 
+    def reporting(self, app: Flask | None = None) -> Reporting | None:
+        """``app``'s reporting (default: the current app): consent, ``report_now``, ``status``;
+        None without ``CAMUNDA_TELEMETRY_REPORT_URL``. See :class:`~.reporting.Reporting`.
+
+        .. versionadded:: 0.2.0
+        """
+        return get_state(app).reporting
+
     def close(self, app: Flask | None = None) -> None:
-        """Stop ``app``'s flush thread after a last flush and dispose of the extension's own
-        engine (never the host's). Counting again later starts a new thread.
+        """Stop ``app``'s flush and report threads (waiting at most 2 s for a report in flight)
+        after a last flush, and dispose of the extension's own engine (never the host's).
+        Counting again later starts new threads.
 
         .. versionadded:: 0.2.0
         """

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -16,8 +15,10 @@ from werkzeug.test import TestResponse
 from flask_camunda_telemetry import TelemetryExt
 from flask_camunda_telemetry.pages import views
 from flask_camunda_telemetry.pages.context import collector_host, command_table, relative_time
+from flask_camunda_telemetry.state import get_state
 
-from .support.apps import admin_by_header, make_app
+from .support.apps import admin_by_header, make_app, reporting_app
+from .support.recorder import Behaviour, recorder
 
 SCRIPT = '<script>alert("x")</script>'
 STATIC = ("telemetry.css", "telemetry.js", "favicon.svg")
@@ -228,55 +229,52 @@ def test_the_authorize_hook_guards_the_page(tmp_path: Path) -> None:
     assert client.get("/telemetry/static/telemetry.css").status_code == 200
 
 
-@dataclass(frozen=True)
-class _Status:
-    last_at: dt.datetime | None
-    last_status: int | None
-    last_error: str | None
-    next_due: dt.datetime | None
+COLLECTOR = "https://collector.example.com:8443/pings?token=secret"
 
 
-@dataclass(frozen=True)
-class _Reporting:
-    """What reporting offers the page (``state.reporting``), with fixed answers."""
-
-    report_url: str
-    answer: bool | None
-    last: _Status
-
-    def consent(self) -> bool | None:
-        return self.answer
-
-    def status(self) -> _Status:
-        return self.last
-
-
-@pytest.mark.parametrize(("consent", "text"), [(True, "given"), (False, "refused"), (None, "undecided")])
-def test_with_a_collector_the_page_shows_consent_and_the_reports(
-    tmp_path: Path, consent: bool | None, text: str
+@pytest.mark.parametrize(("initialize", "text"), [(True, "given"), (False, "refused"), (None, "undecided")])
+def test_with_a_collector_the_page_shows_the_consent_and_the_switch(
+    tmp_path: Path, initialize: bool | None, text: str
 ) -> None:
-    app = _app(tmp_path)
-    now = dt.datetime.now().astimezone()
-    failed = _Status(now - dt.timedelta(hours=2), None, f"connection refused {SCRIPT}", now + dt.timedelta(hours=22))
-    app.extensions["camunda_telemetry"].reporting = _Reporting(
-        "https://user:secret@collector.example.com:8443/pings?token=abc", consent, failed
-    )
+    database = f"sqlite:///{tmp_path / 't.sqlite'}"
+    app = reporting_app(database, tmp_path, COLLECTOR, CAMUNDA_TELEMETRY_INITIALIZE=initialize)
     html = _html(app.test_client().get("/telemetry/"))
-    assert "secret" not in html and "token" not in html and "Nothing is ever sent" not in html
+    assert "secret" not in html and "/pings" not in html and "Nothing is ever sent" not in html
     assert '<strong id="collector-host">collector.example.com:8443</strong>' in html
-    raw = "null" if consent is None else str(consent).lower()
+    raw = "null" if initialize is None else str(initialize).lower()
     assert f'<span id="consent-value" data-consent="{raw}">{text}</span>' in html
     switch = re.search(r'<input type="checkbox" role="switch" id="consent-switch"[^>]*>', html)
     assert switch is not None and " disabled" in switch.group(0)  # the script enables it
-    assert (" checked" in switch.group(0)) is (consent is True)
-    assert '<label for="consent-switch">' in html and 'data-configuration-url="configuration"' in html
-    assert "(2 hours ago)" in html and "(in 21 hours)" in html
-    assert f"failed: connection refused {SCRIPT}" not in html and "failed: connection refused &lt;script&gt;" in html
+    assert (" checked" in switch.group(0)) is (initialize is True)
+    assert '<label for="consent-switch">Send reports to collector.example.com:8443</label>' in html
+    assert 'data-configuration-url="configuration"' in html
+    assert '<dd id="last-report"><span class="muted">none yet</span>' in html
+    expected = "not scheduled yet" if initialize else "none without consent"
+    assert f'<dd id="next-report"><span class="muted">{expected}</span></dd>' in html
 
-    sent = _Status(now - dt.timedelta(minutes=5), 202, None, None)
-    app.extensions["camunda_telemetry"].reporting = _Reporting("http://127.0.0.1:9000/", consent, sent)
+    given = app.test_client().post("/telemetry/configuration", json={"enableTelemetry": True})
+    assert given.status_code == 204
     html = _html(app.test_client().get("/telemetry/"))
-    assert '<span class="sent">HTTP 202</span>' in html and "none due" in html and "127.0.0.1:9000" in html
+    assert '<span id="consent-value" data-consent="true">given</span>' in html
+    if not initialize:  # given now: the first report is due REPORT_DELAY (an hour) from now
+        assert re.search(r'<dd id="next-report"><time [^>]+>[^<]+</time> <span class="muted">\(in 59 minutes\)', html)
+
+
+def test_the_page_shows_the_last_report_sent_or_failed(tmp_path: Path) -> None:
+    with recorder() as collector:
+        app = reporting_app(f"sqlite:///{tmp_path / 't.sqlite'}", tmp_path, collector.url)
+        reporting = get_state(app).reporting
+        assert reporting is not None
+        with app.app_context():
+            reporting.report_now()
+        html = _html(app.test_client().get("/telemetry/"))
+        assert re.search(r'<dd id="last-report"><time [^>]+>[^<]+</time> <span class="muted">\(just now\)</span>:\s*'
+                         r'<span class="sent">HTTP 202</span>', html)
+        collector.behave(Behaviour("answer", 500))
+        with app.app_context():
+            reporting.report_now()
+        html = _html(app.test_client().get("/telemetry/"))
+        assert '<span class="failed">failed: the collector answered 500</span>' in html
 
 
 def test_the_table_keeps_ties_in_name_order_and_one_scale_when_filtered() -> None:

@@ -5,6 +5,7 @@ uncaught exception or Content-Security-Policy violation.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,11 +17,12 @@ from example_app.engine import telemetry
 
 from .support.browser import checked_page
 from .support.pages import example_server, page_figures, traffic
-from .support.processes import Server, counts
+from .support.processes import Server, counts, read_everywhere, serve, server_env
 
 SCRIPT_COMMAND = "<script>window.injected = 1</script>"
 SCRIPT_CUSTOMER = "<img src=x onerror=\"window.injected = 2\">ACME"
 PREFIXES = ("", "/engine-rest")
+UNUSED_COLLECTOR = "http://127.0.0.1:9/collector"  # nothing listens; no report is due in these tests
 
 
 @pytest.fixture(scope="module")
@@ -151,3 +153,31 @@ def test_the_page_fits_from_a_phone_to_a_wide_screen(
         assert page.get_by_label("Filter commands").is_visible()
         page.screenshot(path=str(tmp_path / f"telemetry-{width}.png"), full_page=True)
         assert (tmp_path / f"telemetry-{width}.png").stat().st_size > 10_000
+
+
+def test_the_switch_changes_what_every_worker_answers(page: Page, database_url: str, tmp_path: Path) -> None:
+    """The consent switch on the page, against gunicorn's 4 workers on each database: every
+    worker's ``GET /telemetry/configuration`` answers what the switch set."""
+    env = server_env(database_url, report_url=UNUSED_COLLECTOR, initialize="null", report_delay=3600)
+    with serve("gunicorn", env, tmp_path) as served:  # the serving app: it names the worker that answers
+        page.goto(f"http://127.0.0.1:{served.port}/engine-rest/telemetry/")
+        switch = page.get_by_role("switch", name="Send reports to 127.0.0.1:9")
+        expect(switch).to_be_enabled()
+        assert switch.evaluate("box => box.indeterminate") is True
+        expect(page.locator("#consent-value")).to_have_text("undecided")
+        for wanted, text in ((True, "given"), (False, "refused"), (True, "given")):
+            switch.click()
+            expect(page.locator("#consent-message")).to_have_text(f"Saved: consent is now {text}.")
+            expect(page.locator("#consent-value")).to_have_text(text)
+            assert switch.is_checked() is wanted and switch.is_enabled()
+            expect(page.locator("#next-report")).to_have_text(
+                "scheduled: reload the page to see when" if wanted else "none without consent"
+            )
+            answers = read_everywhere(served, path="/engine-rest/telemetry/configuration")
+            assert {pid for pid, _ in answers} >= served.worker_pids()
+            assert {json.dumps(answer) for _, answer in answers} == {json.dumps({"enableTelemetry": wanted})}
+        page.reload()  # what the server renders agrees
+        expect(page.locator("#consent-value")).to_have_text("given")
+        expect(switch).to_be_checked()
+        expect(page.locator("#next-report")).to_contain_text("(in 59 minutes)")  # REPORT_DELAY: an hour
+        assert served.errors() == [], served.failure("errors in the server log")

@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass
 from html import escape
 from operator import itemgetter
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import urlsplit
 
 from markupsafe import Markup
@@ -20,6 +20,7 @@ from ..document.metrics import INTERNAL_NAMES, output_name
 if TYPE_CHECKING:
     from ..config import TelemetryConfig
     from ..document.model import Internals, TelemetryData
+    from ..reporting import Reporting
 
 __all__ = [
     "Commands",
@@ -27,8 +28,6 @@ __all__ = [
     "Metric",
     "Moment",
     "PageContext",
-    "ReportStatus",
-    "Reporting",
     "collector_host",
     "command_table",
     "moment",
@@ -44,28 +43,6 @@ METRIC_LABELS = {
     "executed-decision-instances": "Decision instances evaluated",
     "executed-decision-elements": "Decision elements evaluated",
 }
-
-
-class ReportStatus(Protocol):
-    """The last report and the next one (what reporting tells)."""
-
-    @property
-    def last_at(self) -> dt.datetime | None: ...
-    @property
-    def last_status(self) -> int | None: ...
-    @property
-    def last_error(self) -> str | None: ...
-    @property
-    def next_due(self) -> dt.datetime | None: ...
-
-
-class Reporting(Protocol):
-    """What the page reads of reporting (present when a collector is configured)."""
-
-    @property
-    def report_url(self) -> str: ...
-    def consent(self) -> bool | None: ...
-    def status(self) -> ReportStatus: ...
 
 
 class Moment(NamedTuple):

@@ -16,8 +16,8 @@ from flask import Blueprint, Response, current_app, render_template, request, ur
 from ..exceptions import DatabaseUnavailableError
 from ..rest.guards import ANY_METHOD, WWW_AUTHENTICATE, Refusal, admit
 from ..rest.responses import register_json_errors
-from ..state import OPENAPI_ENDPOINT, TelemetryState, get_state
-from .context import Reporting, now, page_context
+from ..state import OPENAPI_ENDPOINT, get_state
+from .context import now, page_context
 
 __all__ = ["CONTENT_SECURITY_POLICY", "PAGE_BLUEPRINT_NAME", "make_page_blueprint"]
 
@@ -36,11 +36,6 @@ _HEADERS = {
 _QUERY_LIMIT = 255  # a command name is at most 255 characters
 
 log = logging.getLogger("flask_camunda_telemetry")
-
-
-def _reporting(state: TelemetryState) -> Reporting | None:
-    reporting: Reporting | None = getattr(state, "reporting", None)
-    return reporting
 
 
 def _error_page(status: int, title: str, message: str) -> Response:
@@ -68,7 +63,7 @@ def telemetry_page() -> Response:
         context = page_context(
             state.collect(),
             state.config,
-            _reporting(state),
+            state.reporting,
             query=request.args.get("q", "")[:_QUERY_LIMIT],
             openapi_url=openapi_url,
             now=now(),

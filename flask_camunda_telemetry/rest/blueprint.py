@@ -11,11 +11,11 @@ import json
 from typing import Any
 
 from flask import Blueprint, Response, request
-from werkzeug.exceptions import BadRequest, NotFound, RequestEntityTooLarge
+from werkzeug.exceptions import BadRequest, NotFound, RequestEntityTooLarge, UnsupportedMediaType
 
 from ..document.schemas import TelemetryDataSchema
 from ..state import get_state
-from .guards import ANY_METHOD, admit, allow, refusal_response
+from .guards import ANY_METHOD, admit, allow, check_access, refusal_response
 from .openapi import build_spec
 from .responses import json_response, register_json_errors
 
@@ -36,12 +36,8 @@ def telemetry_data() -> Response:
     return json_response(_data_schema.dump(state.collect()))
 
 
-def telemetry_configuration() -> Response | tuple[str, int]:
-    options = allow("GET", "HEAD", "POST")
-    if options is not None:
-        return options
-    if request.method != "POST":
-        return json_response({"enableTelemetry": False})
+def _consent_body() -> bool:
+    """``enableTelemetry`` of the request's JSON body (400 when it is not a boolean)."""
     raw = request.stream.read(_MAX_BODY + 1)
     if len(raw) > _MAX_BODY:
         raise RequestEntityTooLarge(f"The request body is larger than {_MAX_BODY} bytes.")
@@ -51,7 +47,35 @@ def telemetry_configuration() -> Response | tuple[str, int]:
         raise BadRequest(f"The request body is not valid JSON: {exc}") from None
     if not isinstance(body, dict) or not isinstance(body.get("enableTelemetry"), bool):
         raise BadRequest('The body must be a JSON object {"enableTelemetry": true|false}.')
-    return "", 204  # nothing is ever sent, so there is nothing to switch (as in Camunda 7.22+)
+    return bool(body["enableTelemetry"])
+
+
+def telemetry_configuration() -> Response | tuple[str, int]:
+    """Without ``REPORT_URL``, Camunda 7.22's stub: ``false``, and a POST changes nothing. With
+    it, the consent every process shares: read, and stored by a JSON POST (the same
+    ``authorize`` hook guards both; a cross-site form cannot send JSON, so it cannot switch it)."""
+    options = allow("GET", "HEAD", "POST")
+    if options is not None:
+        return options
+    state = get_state()
+    reporting = state.reporting
+    if reporting is None:
+        if request.method != "POST":
+            return json_response({"enableTelemetry": False})
+        _consent_body()
+        return "", 204  # nothing is ever sent, so there is nothing to switch (as in Camunda 7.22+)
+    refusal = check_access(state)
+    if refusal is not None:
+        return refusal_response(refusal, "SET" if request.method == "POST" else "READ")
+    if request.method != "POST":
+        return json_response({"enableTelemetry": reporting.consent()})
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType(
+            f"The consent is changed with a JSON body: send 'Content-Type: application/json', "
+            f"not {request.content_type or 'no content type'!r}."
+        )
+    reporting.set_consent(_consent_body())
+    return "", 204
 
 
 def unknown_resource(subpath: str) -> Response:

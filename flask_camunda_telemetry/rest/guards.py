@@ -59,13 +59,14 @@ def check_access(state: TelemetryState) -> Refusal | None:
     return None if allowed else Refusal(403, "the telemetry data may not be read by this request")
 
 
-def refusal_response(refusal: Refusal) -> Response:
-    """The refusal in Camunda's JSON shape (401 with ``WWW-Authenticate``, or the 403 body)."""
+def refusal_response(refusal: Refusal, permission: str = "READ") -> Response:
+    """The refusal in Camunda's JSON shape (401 with ``WWW-Authenticate``, or the 403 body naming
+    the missing ``permission``: ``READ`` the data, ``SET`` the consent)."""
     if refusal.status == 401:
         response = error_response(401, refusal.message, type_="AuthenticationException")
         response.headers["WWW-Authenticate"] = WWW_AUTHENTICATE
         return response
-    return authorization_error(refusal.user_id)
+    return authorization_error(refusal.user_id, permission)
 
 
 def admit(methods: tuple[str, ...], refuse: Callable[[Refusal], Response]) -> Response | None:

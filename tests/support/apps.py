@@ -83,3 +83,22 @@ def admin_by_header() -> bool:
     if user != "admin":
         raise AuthorizationDenied(user)
     return True
+
+
+#: Reporting settings for tests: consent from the start, reports only when asked, short timeouts.
+REPORTING = {
+    "CAMUNDA_TELEMETRY_INITIALIZE": True,
+    "CAMUNDA_TELEMETRY_REPORT_DELAY": 3600,  # tests that want the thread to report set 0
+    "CAMUNDA_TELEMETRY_REPORT_INTERVAL": 3600,
+    "CAMUNDA_TELEMETRY_REPORT_TIMEOUT": 2,
+    "CAMUNDA_TELEMETRY_REPORT_RETRIES": 0,
+    "CAMUNDA_TELEMETRY_FLUSH_INTERVAL": 3600,
+}
+
+
+def reporting_app(
+    database_url: str, instance: Path, report_url: str, ext: TelemetryExt | None = None, **config: Any
+) -> Flask:
+    """:func:`make_app` reporting to ``report_url``, with :data:`REPORTING` unless overridden."""
+    settings = {**REPORTING, "CAMUNDA_TELEMETRY_REPORT_URL": report_url, **config}
+    return make_app(database_url, instance, ext, **settings)

@@ -119,10 +119,16 @@ class Server:
     def pid(self) -> int:
         return self.process.pid
 
-    def request(self, method: str, path: str, timeout: float = 30.0) -> Reply:
+    def request(
+        self, method: str, path: str, timeout: float = 30.0, json_body: Any = None
+    ) -> Reply:
+        """One request; ``json_body`` is sent as ``application/json``."""
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
-            conn.request(method, path, body=b"" if method == "POST" else None)
+            if json_body is not None:
+                conn.request(method, path, body=json.dumps(json_body), headers={"Content-Type": "application/json"})
+            else:
+                conn.request(method, path, body=b"" if method == "POST" else None)
             response = conn.getresponse()
             body = response.read()
             pid = response.getheader(PID_HEADER)

@@ -10,6 +10,10 @@ by its PID and reports their exit codes last.
 "connected" mode: each child also opens (and pools) a connection before saying "ready", so that
 after the start only SQL is left to do: the creation of the tables and the insert of the id
 then overlap as much as they can.
+
+"consent" mode: each child reports to a collector (never contacted) with its own
+``INITIALIZE`` (true, false, null in turn), connects before "ready", and reads the consent
+instead of the document.
 """
 
 from __future__ import annotations
@@ -31,11 +35,20 @@ def say(line: str) -> None:
 
 def instance(url: str, workdir: Path, mode: str, start_signal: int, i: int) -> None:
     ext = TelemetryExt()
-    app = make_app(url, workdir / f"instance-{i}", ext, CAMUNDA_TELEMETRY_FLUSH_INTERVAL=3600)
-    if mode == "connected":
+    reporting: dict[str, object] = {}
+    if mode == "consent":
+        reporting = {"CAMUNDA_TELEMETRY_REPORT_URL": "http://127.0.0.1:9/never",
+                     "CAMUNDA_TELEMETRY_INITIALIZE": (True, False, None)[i % 3]}
+    app = make_app(url, workdir / f"instance-{i}", ext, CAMUNDA_TELEMETRY_FLUSH_INTERVAL=3600, **reporting)
+    if mode in ("connected", "consent"):
         ext.state(app).store.engine.connect().close()
     say("ready")
     os.read(start_signal, 1)  # returns when the test closes the pipe: the start signal, for all at once
+    if mode == "consent":
+        consent = ext.reporting(app)
+        assert consent is not None
+        say(json.dumps({"pid": os.getpid(), "consent": consent.consent()}))
+        return
     data = ext.data(app=app)
     start = data.product.internals.data_collection_start_date
     say(json.dumps({"pid": os.getpid(), "installation": data.installation, "start": start.isoformat()}))
