@@ -199,7 +199,7 @@ def create_app(
 
 
 def from_env() -> Flask:
-    """The app for gunicorn: ``gunicorn --pythonpath benchmarks 'bench_app:from_env()'``."""
+    """The app for gunicorn: ``gunicorn 'benchmarks.bench_app:from_env()'`` (from the repository root)."""
     mode = os.environ.get("BENCH_MODE", "bare")
     if mode == "prometheus" and os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         app = create_app("bare")

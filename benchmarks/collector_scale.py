@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import io
 import json
 import random
@@ -156,11 +157,20 @@ def _environ(method: str, path: str, body: bytes = b"", headers: dict[str, str] 
 
 def call(app: Flask, environ: dict[str, Any]) -> str:
     status: list[str] = []
-    chunks = app(environ, lambda s, h, e=None: status.append(s) or (lambda data: None))
+
+    def start_response(line: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+        status.append(line)
+        return lambda data: None
+
+    chunks = app(environ, start_response)
     for _ in chunks:
         pass
     getattr(chunks, "close", lambda: None)()
     return status[0]
+
+
+def _get(app: Flask, path: str) -> str:
+    return call(app, _environ("GET", path))
 
 
 def timed(what: Callable[[], Any], n: int, warmup: int = 3) -> list[float]:
@@ -185,7 +195,7 @@ def _ingest_rounds(app: Flask, store: CollectorStore, fresh: Iterator[tuple[Rece
 
     def collector(received: Received, body: bytes) -> None:
         get_collector_state(app).clock = lambda: received.received_at
-        environ = _environ("POST", "/collector/pings", body, {"X-Telemetry-Report-Id": received.report_key})
+        environ = _environ("POST", "/collector/pings", body, {"Telemetry-Report-Id": received.report_key})
         assert call(app, environ).startswith("202"), "the collector refused a report"
 
     # the counts as the collector writes them on PostgreSQL: one array per column
@@ -249,8 +259,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             "installations API": "/collector/api/installations",
             "installation page": f"/collector/installations/{some}",
         }
-        latency = {label: timed(lambda p=path: call(app, _environ("GET", p)), args.requests)
-                   for label, path in reads.items()}
+        latency = {label: timed(functools.partial(_get, app, path), args.requests) for label, path in reads.items()}
         with store.engine.connect() as conn:
             sizes = {table.name: conn.execute(sa.text(f"SELECT pg_total_relation_size('{table.name}')")).scalar_one()
                      for table in store.tables.all()}

@@ -1,6 +1,6 @@
 -- wrk script: send the requests listed in a file, in turn, over and over.
 -- Usage: wrk ... -s rotate.lua http://127.0.0.1:PORT -- requests.txt
--- One request per line: "METHOD PATH" or "METHOD PATH JSON-BODY" (run.py writes the file from
+-- One request per line: "METHOD PATH" or "METHOD PATH JSON-BODY" (end_to_end.py writes the file from
 -- bench_app.request_mix(), so wrk and the in-process test send the same 40 requests).
 
 local requests = {}

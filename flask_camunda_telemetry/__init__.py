@@ -20,6 +20,7 @@ from .exceptions import (
     DatabaseUnavailableError,
     LicenseKeyError,
     NotInitializedError,
+    ReportRefusedError,
     TelemetryError,
     UnknownMetricError,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "LicenseKeyError",
     "NotInitializedError",
     "Product",
+    "ReportRefusedError",
     "TelemetryData",
     "TelemetryDataSchema",
     "TelemetryError",

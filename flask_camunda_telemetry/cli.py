@@ -1,14 +1,17 @@
-"""``flask telemetry ...``: init-db, show, reset."""
+"""``flask telemetry ...``: init-db, show, reset, openapi, report, status."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import click
 from flask.cli import AppGroup
 
 from .document.schemas import TelemetryDataSchema
-from .exceptions import DatabaseUnavailableError
+from .exceptions import DatabaseUnavailableError, ReportRefusedError
+from .reporting.reporter import Reporting
+from .rest.openapi import build_spec
 from .state import get_state
 
 __all__ = ["telemetry_cli"]
@@ -16,7 +19,7 @@ __all__ = ["telemetry_cli"]
 telemetry_cli = AppGroup("telemetry", help="Camunda telemetry: tables, data, reset.")
 
 
-def _fail(exc: DatabaseUnavailableError) -> None:
+def _fail(exc: Exception) -> None:
     click.echo(f"Error: {exc}", err=True)
     raise click.exceptions.Exit(1)
 
@@ -61,9 +64,82 @@ def reset(yes: bool) -> None:
 @click.option("--prefix", default=None, help="URL prefix of the routes (default: the app's first one).")
 def openapi(prefix: str | None) -> None:
     """Print the OpenAPI 3.1 description of the telemetry routes (needs apispec)."""
-    from .rest.openapi import build_spec  # apispec is optional
-
     if prefix is None:
         prefixes = get_state().config.url_prefixes
         prefix = prefixes[0] if prefixes else ""
     click.echo(json.dumps(build_spec(prefix), indent=2))
+
+
+def _reporting() -> Reporting:
+    reporting = get_state().reporting
+    if reporting is None:
+        click.echo(
+            "Error: CAMUNDA_TELEMETRY_REPORT_URL is not set, so nothing is ever sent. Set it to the "
+            "collector's URL to report.",
+            err=True,
+        )
+        raise click.exceptions.Exit(1)
+    return reporting
+
+
+@telemetry_cli.command("report")
+@click.option("--dry-run", is_flag=True, help="Print the exact request (headers and body); send nothing.")
+def report(dry_run: bool) -> None:
+    """Send the report now (consent still required) and print the collector's answer.
+
+    .. versionadded:: 0.2.0
+    """
+    reporting = _reporting()
+    try:
+        result = reporting.report_now(dry_run=dry_run)
+    except (DatabaseUnavailableError, ReportRefusedError) as exc:
+        _fail(exc)
+    if dry_run:
+        click.echo(f"POST {reporting.report_url}")
+        for name, value in result.headers.items():
+            click.echo(f"{name}: {value}")
+        click.echo()
+        click.echo(result.body.decode())
+        click.echo("Dry run: nothing was sent.", err=True)
+        return
+    answer = result.answer
+    assert answer is not None
+    click.echo(answer.message if answer.status is None else f"{answer.status} {answer.reason}".strip())
+    if answer.body:
+        click.echo(answer.body.decode(errors="replace"))
+    if not answer.ok:
+        raise click.exceptions.Exit(1)
+
+
+def _when(value: dt.datetime | None) -> str:
+    return "never" if value is None else value.isoformat(timespec="seconds")
+
+
+@telemetry_cli.command("status")
+def status() -> None:
+    """Print the consent, the last report (time, status or error) and when the next is due.
+
+    .. versionadded:: 0.2.0
+    """
+    state = get_state()
+    if state.reporting is None:
+        click.echo("Reporting: off (CAMUNDA_TELEMETRY_REPORT_URL is not set; nothing is ever sent)")
+        return
+    try:
+        consent, current = state.reporting.consent(), state.reporting.status()
+    except DatabaseUnavailableError as exc:
+        _fail(exc)
+    click.echo(f"Collector: {state.reporting.sender.where}")
+    click.echo(f"Consent: {'undecided' if consent is None else str(consent).lower()}")
+    click.echo(f"Scope: {state.config.scope}")
+    last = _when(current.last_at)
+    if current.last_at is not None:
+        outcome = f"failed: {current.last_error}" if current.last_error else f"sent, {current.last_status}"
+        last = f"{last} ({outcome})"
+    click.echo(f"Last report: {last}")
+    if current.next_due is not None:
+        click.echo(f"Next report due: {_when(current.next_due)}")
+    elif consent is not True:
+        click.echo("Next report due: never (no consent)")
+    else:
+        click.echo(f"Next report due: {state.config.report_delay:g} s after a serving process starts")

@@ -7,10 +7,14 @@ README in step).
 
 from __future__ import annotations
 
+import importlib.util
+import ipaddress
+import json
 import re
 from collections.abc import Mapping, MutableMapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from .document.license import parse_license_key
 from .document.model import LicenseKey
@@ -20,7 +24,9 @@ from .settings import (
     load_keys,
     parse_bool,
     parse_choice,
+    parse_count,
     parse_names,
+    parse_optional_bool,
     parse_optional_str,
     parse_route,
     parse_seconds,
@@ -34,6 +40,12 @@ __all__ = ["KEYS", "PREFIX", "TelemetryConfig", "load_config"]
 PREFIX = "CAMUNDA_TELEMETRY_"
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP header name (RFC 9110 token)
+#: Headers the report sets itself; REPORT_HEADERS may not replace them.
+RESERVED_HEADERS = frozenset(
+    {"content-type", "content-length", "transfer-encoding", "host", "user-agent", "connection",
+     "telemetry-report-id"}
+)
 
 
 def _table(key: str, value: object) -> str:
@@ -47,7 +59,70 @@ def _license(key: str, value: object) -> LicenseKey | None:
     return parse_license_key(raw) if raw else None
 
 
+def _report_url(key: str, value: object) -> str | None:
+    """None, an ``https://`` URL, or an ``http://`` URL to a loopback address."""
+    if value is None:
+        return None
+    expected = "expected an https:// URL, or http:// to a loopback address (127.0.0.1, [::1], localhost), or None"
+    if not isinstance(value, str):
+        raise ConfigurationError(key, value, expected)
+    try:
+        url = urlsplit(value)
+        url.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        raise ConfigurationError(key, value, expected) from None
+    host = url.hostname or ""
+    if url.scheme not in ("https", "http") or not host or (url.scheme == "http" and not _loopback(host)):
+        raise ConfigurationError(key, value, expected)
+    if url.username is not None or url.password is not None:
+        hidden = url._replace(netloc="***@" + url.netloc.rpartition("@")[2]).geturl()
+        raise ConfigurationError(key, hidden, "credentials do not belong in the URL; put them in REPORT_HEADERS")
+    if importlib.util.find_spec("urllib3") is None:
+        raise ConfigurationError(
+            key, value, "reporting needs urllib3: pip install 'flask-camunda-telemetry[reporting]'"
+        )
+    return value
+
+
+def _loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _headers(key: str, value: object) -> tuple[tuple[str, str], ...]:
+    """A dict of header name -> value (or its JSON text, for an environment variable)."""
+    expected = (
+        "expected a dict of header names to string values (or its JSON text), without CR/LF, and none of "
+        + ", ".join(sorted(RESERVED_HEADERS))
+    )
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ConfigurationError(key, "<hidden>", expected) from None
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(key, "<hidden>", expected)
+    headers = tuple(value.items())
+    for name, text in headers:
+        if (
+            not isinstance(name, str)
+            or not _TOKEN.fullmatch(name)
+            or name.lower() in RESERVED_HEADERS
+            or not isinstance(text, str)
+            or any(c in text for c in "\r\n\0")
+        ):
+            # the value may be a secret: only the header's name goes into the message
+            raise ConfigurationError(key, f"<{name!s:.64} header>", expected)
+    return headers
+
+
 #: Every key, in the order the docs list them.
+#:
+#: .. versionadded:: 0.2.0
 KEYS: tuple[Key, ...] = (
     Key("URL_PREFIX", "", parse_url_paths,
         'Where the routes are mounted: ``""`` gives ``/telemetry/data``, ``"/engine-rest"`` gives '
@@ -85,6 +160,24 @@ KEYS: tuple[Key, ...] = (
     Key("PROMETHEUS_URL", None, parse_route,
         "Serve the lifetime counts in Prometheus' format at this path (such as ``/telemetry/metrics``); "
         "needs the ``prometheus`` extra. ``None``: no route."),
+    Key("REPORT_URL", None, _report_url,
+        "The collector reports are sent to, with the owner's consent: ``https://``, or ``http://`` to a "
+        "loopback address. ``None`` sends nothing, ever (Camunda 7.22's behaviour)."),
+    Key("INITIALIZE", False, parse_optional_bool,
+        "The consent written when the database holds none yet (Camunda's ``initializeTelemetry``); "
+        "``None`` means undecided. Read only when ``REPORT_URL`` is set."),
+    Key("REPORT_INTERVAL", 86400, parse_seconds(1, 366 * 86400),
+        "Seconds between reports (1 to 31,622,400)."),
+    Key("REPORT_DELAY", 300, parse_seconds(0, 7 * 86400, allow_zero=True),
+        "Seconds from a process's start, or from consent given, to the first report (0 to 604,800)."),
+    Key("REPORT_TIMEOUT", 15, parse_seconds(0.1, 300),
+        "Connect timeout, and read timeout, of one attempt, in seconds (0.1 to 300); an attempt never "
+        "lasts more than twice this."),
+    Key("REPORT_RETRIES", 2, parse_count(0, 10),
+        "Further attempts after a failed one (0 to 10), with exponential backoff and jitter."),
+    Key("REPORT_HEADERS", {}, _headers,
+        "Extra request headers, e.g. ``{\"Authorization\": \"Bearer ...\"}`` for the collector (a JSON "
+        "object in an environment variable). Never logged."),
 )
 
 
@@ -111,6 +204,14 @@ class TelemetryConfig:
     excluded_endpoints: tuple[str, ...]
     openapi_url: str | None
     prometheus_url: str | None
+    report_url: str | None
+    initialize: bool | None
+    report_interval: float
+    report_delay: float
+    report_timeout: float
+    report_retries: int
+    #: (name, value) pairs; kept out of the repr, as values may be secrets.
+    report_headers: tuple[tuple[str, str], ...] = field(repr=False)
 
 
 if {f.name for f in fields(TelemetryConfig)} != {k.field for k in KEYS}:  # pragma: no cover - a typo in KEYS

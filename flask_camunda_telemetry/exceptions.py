@@ -10,6 +10,7 @@ __all__ = [
     "DatabaseUnavailableError",
     "LicenseKeyError",
     "NotInitializedError",
+    "ReportRefusedError",
     "TelemetryError",
     "UnknownMetricError",
 ]
@@ -83,3 +84,11 @@ class AuthorizationDenied(TelemetryError):  # noqa: N818 - a signal raised by ho
     def __init__(self, user_id: str | None = None) -> None:
         self.user_id = user_id
         super().__init__(f"user {user_id!r} may not read the telemetry data")
+
+
+class ReportRefusedError(TelemetryError, RuntimeError):
+    """A report asked for now cannot be sent: no consent, an invalid document, or another
+    process is sending one at this moment. The message says which, and what to do.
+
+    .. versionadded:: 0.2.0
+    """

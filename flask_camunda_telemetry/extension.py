@@ -14,7 +14,9 @@ from .counting.commands import install_counting_hook, mark_command, validate_com
 from .document.metrics import canonical_metric
 from .document.model import TelemetryData
 from .exceptions import AlreadyInitializedError, ConfigurationError
-from .rest.blueprint import ANY_METHOD, BLUEPRINT_NAME, make_blueprint, serve_openapi
+from .pages import PAGE_BLUEPRINT_NAME, make_page_blueprint
+from .rest.blueprint import BLUEPRINT_NAME, make_blueprint, serve_openapi
+from .rest.guards import ANY_METHOD
 from .state import EXTENSION_KEY, OPENAPI_ENDPOINT, PROMETHEUS_ENDPOINT, TelemetryState, get_state
 from .storage.engines import resolve_database
 from .storage.store import TelemetryStore
@@ -24,10 +26,16 @@ if TYPE_CHECKING:
     from flask_sqlalchemy import SQLAlchemy
 
     from .prometheus import TelemetryCollector
+    from .reporting import Reporting
 
 __all__ = ["TelemetryExt"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _names(base: str, prefixes: tuple[str, ...]) -> tuple[str, ...]:
+    """A blueprint's registration name at each URL prefix: ``base``, ``base_2``, ..."""
+    return tuple(base if i == 0 else f"{base}_{i + 1}" for i in range(len(prefixes)))
 
 
 def _positive(what: str, n: object) -> int:
@@ -107,22 +115,22 @@ class TelemetryExt:
         prometheus = _prometheus_for(config.prometheus_url)
         metadata, engine = resolve_database(app, self.db, config.bind_key, config.database_uri)
         tables = define_tables(metadata, config.property_table, config.count_table)
-        blueprint_names = tuple(
-            BLUEPRINT_NAME if i == 0 else f"{BLUEPRINT_NAME}_{i + 1}" for i in range(len(config.url_prefixes))
-        )
+        blueprint_names = _names(BLUEPRINT_NAME, config.url_prefixes)
+        page_names = _names(PAGE_BLUEPRINT_NAME, config.url_prefixes)
         state = TelemetryState(
             app,
             config=config,
             store=TelemetryStore(tables, engine, config.create_tables),
-            blueprint_names=frozenset(blueprint_names),
+            blueprint_names=frozenset(blueprint_names + page_names),
             authorizer=lambda: self.authorize,
         )
         app.extensions[EXTENSION_KEY] = state
         install_counting_hook(app, state.names, state.resolve_name, state.count_command)
         if config.url_prefixes:
-            blueprint = make_blueprint()
-            for name, prefix in zip(blueprint_names, config.url_prefixes, strict=True):
+            blueprint, page = make_blueprint(), make_page_blueprint()
+            for name, page_name, prefix in zip(blueprint_names, page_names, config.url_prefixes, strict=True):
                 app.register_blueprint(blueprint, name=name, url_prefix=prefix or None)
+                app.register_blueprint(page, name=page_name, url_prefix=prefix or None)
         if config.openapi_url:
             app.add_url_rule(config.openapi_url, OPENAPI_ENDPOINT, serve_openapi, methods=["GET"])
         if prometheus is not None and config.prometheus_url:
@@ -186,9 +194,18 @@ class TelemetryExt:
         collector: TelemetryCollector = _prometheus_module().TelemetryCollector(get_state(app))
         return collector
 
+    def reporting(self, app: Flask | None = None) -> Reporting | None:
+        """``app``'s reporting (default: the current app): consent, ``report_now``, ``status``;
+        None without ``CAMUNDA_TELEMETRY_REPORT_URL``. See :class:`~.reporting.Reporting`.
+
+        .. versionadded:: 0.2.0
+        """
+        return get_state(app).reporting
+
     def close(self, app: Flask | None = None) -> None:
-        """Stop ``app``'s flush thread after a last flush and dispose of the extension's own
-        engine (never the host's). Counting again later starts a new thread.
+        """Stop ``app``'s flush and report threads (waiting at most 2 s for a report in flight)
+        after a last flush, and dispose of the extension's own engine (never the host's).
+        Counting again later starts new threads.
 
         .. versionadded:: 0.2.0
         """

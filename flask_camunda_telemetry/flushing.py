@@ -63,7 +63,7 @@ class Flusher(ForkAware):
         with self._lock:
             if self.started:
                 return
-            self._stop = threading.Event()
+            self.renew("_stop")  # the stop event of a previous thread stays set for that thread
             self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
             self._thread.start()
             if not self._atexit_registered:

@@ -9,7 +9,11 @@ a new object in a forked child).
 
 A class may also define ``before_fork`` and ``after_fork_in_parent`` (the flusher uses them so
 that a process never forks while its flush thread is in the middle of a database call), and
-``after_fork`` for what is not a plain attribute (an engine's pool).
+``after_fork`` for what is not a plain attribute (an engine's pool). An object that needs one of
+its attributes anew at another time (a new stop event per flush thread) calls :meth:`ForkAware.renew`,
+so that even then it is made by the factory declared in ``fork_fresh``. A test walks an app's state
+in a forked child and fails on any lock or pool left over from the parent; another fails on a lock
+made anywhere but in a ``fork_fresh`` declaration.
 """
 
 from __future__ import annotations
@@ -23,15 +27,20 @@ from typing import Any, ClassVar
 __all__ = ["ForkAware"]
 
 _objects: weakref.WeakSet[ForkAware] = weakref.WeakSet()
-_guard = threading.Lock()  # module-level, used only by register(): never held across a fork
+_guard = threading.Lock()  # module-level, held only to add or list objects; made anew in a child
 _hooked = False
 _forking = threading.local()  # per forking thread: the objects whose before_fork ran
+
+
+def _snapshot() -> list[ForkAware]:
+    with _guard:
+        return list(_objects)
 
 
 def _before_fork() -> None:
     prepared: list[ForkAware] = []
     _forking.prepared = prepared
-    for obj in list(_objects):
+    for obj in _snapshot():
         obj.before_fork()
         prepared.append(obj)
 
@@ -43,6 +52,8 @@ def _after_fork_in_parent() -> None:
 
 
 def _after_fork_in_child() -> None:
+    global _guard
+    _guard = threading.Lock()  # another thread may have held it at the fork: it does not exist here
     _forking.prepared = []
     for obj in list(_objects):
         obj.make_fresh()
@@ -66,6 +77,8 @@ class ForkAware:
     ``fork_fresh`` maps attribute names to factories (``{"_lock": threading.Lock}``); the
     attributes are set by :meth:`make_fresh`, which ``__init__`` calls and which runs again in
     every forked child. Subclasses call ``super().__init__()`` first.
+
+    .. versionadded:: 0.2.0
     """
 
     fork_fresh: ClassVar[dict[str, Callable[[], Any]]] = {}
@@ -75,9 +88,22 @@ class ForkAware:
         _register(self)
 
     def make_fresh(self) -> None:
+        """Make every attribute of ``fork_fresh`` (of this class and its bases) anew."""
         for cls in reversed(type(self).__mro__):
             for name, factory in vars(cls).get("fork_fresh", {}).items():
                 setattr(self, name, factory())
+
+    def renew(self, name: str) -> None:
+        """Make the ``fork_fresh`` attribute ``name`` anew, with its declared factory.
+
+        .. versionadded:: 0.2.0
+        """
+        for cls in type(self).__mro__:
+            factory = vars(cls).get("fork_fresh", {}).get(name)
+            if factory is not None:
+                setattr(self, name, factory())
+                return
+        raise AttributeError(f"{type(self).__name__}.fork_fresh declares no {name!r}")
 
     def before_fork(self) -> None:
         """Called in the parent just before a fork."""

@@ -32,7 +32,7 @@ from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamil
 from .document.environment import python_runtime
 from .document.metrics import INTERNAL_NAMES
 from .exceptions import DatabaseUnavailableError
-from .rest.blueprint import allow_methods, refuse_unauthorized
+from .rest.guards import admit, refusal_response
 from .rest.responses import handle_exception
 from .state import TelemetryState, get_state
 
@@ -154,12 +154,9 @@ class TelemetryCollector:
 
 
 def _scrape(state: TelemetryState) -> Response:
-    answer = allow_methods("GET", "HEAD")
-    if answer is not None:
-        return answer
-    refused = refuse_unauthorized(state)
-    if refused is not None:
-        return refused
+    stop = admit(("GET", "HEAD"), refusal_response)
+    if stop is not None:
+        return stop
     state.observe_server(request.environ)
     # The route's own registry, made per scrape (a few microseconds): nothing shared between
     # threads, apps or forked workers, and prometheus_client's global registry is never used.

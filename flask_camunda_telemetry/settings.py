@@ -6,6 +6,8 @@ single place a key is declared: :func:`load_keys` fills the defaults into ``app.
 the same table. Every parser takes ``(key, value)`` and raises :class:`~.ConfigurationError`
 naming the key and the value. Values may come from environment variables as strings: lists are
 comma-separated, booleans ``true``/``false``, numbers decimal.
+
+.. versionadded:: 0.2.0
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ __all__ = [
     "load_keys",
     "parse_bool",
     "parse_choice",
-    "parse_integer",
+    "parse_count",
     "parse_names",
+    "parse_optional_bool",
     "parse_optional_str",
     "parse_route",
     "parse_seconds",
@@ -83,6 +86,32 @@ def parse_bool(key: str, value: object) -> bool:
     raise ConfigurationError(key, value, "expected True or False")
 
 
+def parse_optional_bool(key: str, value: object) -> bool | None:
+    """True, False or None (from a string: ``true``/``false`` and ``null``/``none`` for None)."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("null", "none")):
+        return None
+    try:
+        return parse_bool(key, value)
+    except ConfigurationError:
+        raise ConfigurationError(key, value, "expected True, False or None") from None
+
+
+def parse_count(low: int, high: int) -> Callable[[str, object], int]:
+    """A whole number in ``[low, high]`` (or its decimal string)."""
+
+    def parse(key: str, value: object) -> int:
+        number: int | None = None
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            number = int(value)
+        if number is None or not low <= number <= high:
+            raise ConfigurationError(key, value, f"expected a whole number from {low} to {high}")
+        return number
+
+    return parse
+
+
 def parse_names(key: str, value: object) -> tuple[str, ...]:
     """A list of names, or one comma-separated string (handy for environment variables)."""
     if isinstance(value, str):
@@ -94,36 +123,24 @@ def parse_names(key: str, value: object) -> tuple[str, ...]:
     return tuple(dict.fromkeys(value))
 
 
-def parse_seconds(low: float, high: float, *, integer: bool = False) -> Callable[[str, object], float]:
-    """A number of seconds in ``[low, high]`` (``low`` excluded when it is 0)."""
-    expected = f"expected a number of seconds {'greater than' if low == 0 else 'at least'} {low:g} and at most {high:g}"
+def parse_seconds(
+    low: float, high: float, *, integer: bool = False, allow_zero: bool = False
+) -> Callable[[str, object], float]:
+    """A number of seconds in ``[low, high]`` (``low`` excluded when it is 0, unless ``allow_zero``)."""
+    exclusive = low == 0 and not allow_zero
+    expected = (
+        f"expected a number of seconds {'greater than' if exclusive else 'at least'} {low:g} and at most {high:g}"
+    )
 
     def parse(key: str, value: object) -> float:
         try:
             number = float(value)  # type: ignore[arg-type]
         except (TypeError, ValueError, OverflowError):
             number = math.nan
-        in_range = (number > 0 if low == 0 else number >= low) and number <= high
+        in_range = (number > 0 if exclusive else number >= low) and number <= high
         if isinstance(value, bool) or not in_range or (integer and not number.is_integer()):
             raise ConfigurationError(key, value, expected + (" (a whole number)" if integer else ""))
         return int(number) if integer else number
-
-    return parse
-
-
-def parse_integer(low: int, high: int, unit: str = "") -> Callable[[str, object], int]:
-    """A whole number in ``[low, high]`` (an int, or a string of digits); ``unit`` names it in errors.
-
-    .. versionadded:: 0.2.0
-    """
-    expected = f"expected a whole number{' of ' + unit if unit else ''} from {low} to {high}"
-
-    def parse(key: str, value: object) -> int:
-        if isinstance(value, str) and value.strip().isdigit():
-            value = int(value)
-        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-            raise ConfigurationError(key, value, expected)
-        return value
 
     return parse
 

@@ -14,19 +14,25 @@ import datetime as dt
 import threading
 import weakref
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
 
 from .config import TelemetryConfig
 from .counting.commands import command_name
-from .counting.counts import PendingCounts
+from .counting.counts import PendingCounts, ReportedCounts
 from .document.build import build_document
 from .document.environment import detect_application_server
 from .document.model import ApplicationServer, TelemetryData
 from .exceptions import NotInitializedError
 from .flushing import Flusher
 from .forking import ForkAware
+from .reporting.delivery import AppGoneError
+from .reporting.payload import Snapshot
+from .reporting.reporter import SHUTDOWN_WAIT, Reporting
+from .storage.meta import document_counts
+from .storage.reporting import ReportStore
 from .storage.store import TelemetryStore
 
 __all__ = ["EXTENSION_KEY", "OPENAPI_ENDPOINT", "PROMETHEUS_ENDPOINT", "TelemetryState", "get_state"]
@@ -49,6 +55,8 @@ def get_state(app: Flask | None = None) -> TelemetryState:
     """The telemetry state of ``app`` (default: the current app); the only way in.
 
     :raises NotInitializedError: no app and no app context, or ``init_app`` never ran on it.
+
+    .. versionadded:: 0.2.0
     """
     if app is None:
         if not has_app_context():
@@ -96,6 +104,13 @@ class TelemetryState(ForkAware):
         #: endpoint -> command name (None: not counted); filled on first use of each endpoint.
         self.names: dict[str, str | None] = {}
         self.flusher = Flusher(self.sync_in_app, config.flush_interval, "camunda-telemetry-flush")
+        #: process scope: what this process has reported of its counts (the document shows the rest).
+        self.commands_reported = ReportedCounts()
+        self.metrics_reported = ReportedCounts()
+        #: consent, reports and their status; None without ``CAMUNDA_TELEMETRY_REPORT_URL``.
+        self.reporting: Reporting | None = None
+        if config.report_url is not None:
+            self.reporting = Reporting(config, ReportStore(store, shared_counts=config.scope == "cluster"), self)
         weakref.finalize(app, self.close, flush=False)
 
     # -- counting (request path: memory only) --------------------------------------------
@@ -155,8 +170,12 @@ class TelemetryState(ForkAware):
             if self._shared_start is not None and shared != self._shared_start and self.config.scope == "process":
                 self.commands.reset()
                 self.metrics.reset()
+                self.commands_reported.reset()
+                self.metrics_reported.reset()
                 self.started_at = shared
             self._shared_start = shared
+        if self.reporting is not None and not self.reporting.started:
+            self.reporting.start()  # here, in the flush thread: never on a request
 
     def sync_in_app(self) -> bool:
         """:meth:`sync` inside the app's context; False (nothing done) once the app is gone."""
@@ -174,13 +193,21 @@ class TelemetryState(ForkAware):
             self.store.reset(now)
             self.commands.reset()
             self.metrics.reset()
+            self.commands_reported.reset()
+            self.metrics_reported.reset()
             self.started_at = now
             self._shared_start = now
         return now
 
     def close(self, flush: bool = True) -> None:
-        """Stop the flush thread (after a last flush when ``flush``) and dispose of the
-        extension's own engine. Counting again starts a new thread."""
+        """Stop the reporter (waiting at most 2 s for a report in flight when ``flush``) and the
+        flush thread (after a last flush when ``flush``), and dispose of the extension's own
+        engine. Counting again starts new threads.
+
+        .. versionadded:: 0.2.0
+        """
+        if self.reporting is not None:
+            self.reporting.stop(wait=SHUTDOWN_WAIT if flush else 0)
         self.flusher.stop(final_sync=flush)
         self.store.lazy_engine.dispose()
 
@@ -189,7 +216,10 @@ class TelemetryState(ForkAware):
     def lifetime_counts(self) -> tuple[dict[str, int], dict[str, int], dt.datetime]:
         """``(commands, metrics, start date)`` counted since the start date, in this app's scope
         (cluster: flushes this process's counts first); only a reset lowers them. Metrics are
-        keyed by internal name."""
+        keyed by internal name.
+
+        .. versionadded:: 0.2.0
+        """
         if self.config.scope == "cluster":
             self.flush()
             shared = self.store.read_counts()
@@ -198,14 +228,28 @@ class TelemetryState(ForkAware):
         return self.commands.totals(), self.metrics.totals(), self.started_at
 
     def counts(self) -> tuple[dict[str, int], dict[str, int], dt.datetime]:
-        """``(commands, metrics, start date)`` as the document reports them."""
-        return self.lifetime_counts()
+        """``(commands, metrics, start date)`` as the document reports them: the lifetime counts
+        minus what has been reported (names at zero left out), since the last report.
 
-    def collect(self) -> TelemetryData:
-        """Build the document. Raises DatabaseUnavailableError when the database is needed and down."""
+        .. versionadded:: 0.2.0
+        """
+        if self.config.scope == "cluster":
+            self.flush()
+            commands, metrics, start = document_counts(self.store.read_counts())  # one consistent read
+            return commands, metrics, start or self.store.start_date(self.started_at)
+        with self._sync_lock:
+            return (
+                self.commands_reported.unreported(self.commands.totals()),
+                self.metrics_reported.unreported(self.metrics.totals()),
+                self.started_at,
+            )
+
+    def snapshot(self) -> Snapshot:
+        """The document, with the counts it shows and its exact start date (what a report sends).
+        Raises DatabaseUnavailableError when the database is needed and down."""
         installation = self.store.installation_id()
         commands, metrics, start = self.counts()
-        return build_document(
+        data = build_document(
             self.config,
             installation=installation,
             database=self.store.database(),
@@ -214,6 +258,38 @@ class TelemetryState(ForkAware):
             metrics=metrics,
             start=start,
         )
+        return Snapshot(data, {COMMANDS: commands, METRICS: metrics}, start)
+
+    def collect(self) -> TelemetryData:
+        """Build the document. Raises DatabaseUnavailableError when the database is needed and down."""
+        return self.snapshot().data
+
+    # -- reporting (process scope keeps what was reported in memory) ---------------------
+
+    def confirm(self, snapshot: Snapshot, sent_at: dt.datetime) -> bool:
+        """Process scope: ``snapshot`` was reported at ``sent_at``; unless the counts were reset
+        since, what it carried is no longer shown and the start date moves to ``sent_at``."""
+        with self._sync_lock:
+            if self.started_at != snapshot.start:
+                return False
+            self.commands_reported.add(snapshot.counts.get(COMMANDS, {}))
+            self.metrics_reported.add(snapshot.counts.get(METRICS, {}))
+            self.started_at = sent_at
+            return True
+
+    def cover(self, since: dt.datetime) -> None:
+        """Process scope: consent was given at ``since``; nothing counted so far is reported."""
+        with self._sync_lock:
+            self.commands_reported.cover(self.commands.totals())
+            self.metrics_reported.cover(self.metrics.totals())
+            self.started_at = since
+
+    def app_context(self) -> AbstractContextManager[object]:
+        """The app's context (for the reporter thread); AppGoneError once the app is gone."""
+        app = self.app()
+        if app is None:
+            raise AppGoneError("the app of this telemetry state is gone")
+        return app.app_context()
 
     def after_fork(self) -> None:
         if self.config.scope == "process":

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
 from .support.apps import make_app
-from .support.browser import PageErrors, open_browser
+from .support.browser import checked_page, open_browser
 from .support.databases import fresh_database, selected_backends
 
 
@@ -44,9 +44,5 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
     """A fresh browser page; the test fails if the page logged an error or broke its CSP."""
-    context = browser.new_context()
-    new_page = context.new_page()
-    errors = PageErrors(new_page)
-    yield new_page
-    context.close()
-    assert not errors.messages, errors.messages
+    with checked_page(browser) as new_page:
+        yield new_page

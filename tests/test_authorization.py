@@ -6,7 +6,10 @@ from pathlib import Path
 
 from flask import Flask, request
 
-from flask_camunda_telemetry import AuthenticationRequired, AuthorizationDenied, TelemetryExt
+from flask_camunda_telemetry import TelemetryExt
+
+from .support.apps import admin_by_header
+from .support.documents import json_of
 
 
 def _app(tmp_path: Path, telemetry: TelemetryExt) -> Flask:
@@ -20,7 +23,7 @@ def test_a_refusing_hook_answers_403_with_camundas_body(tmp_path: Path) -> None:
     app = _app(tmp_path, TelemetryExt(authorize=lambda: False))
     response = app.test_client().get("/telemetry/data")
     assert response.status_code == 403
-    assert response.json == {
+    assert json_of(response) == {
         "type": "AuthorizationException",
         "message": "The user with id 'None' does not have one of the following permissions: "
         "'READ' permission on resource 'System'.",
@@ -35,25 +38,17 @@ def test_a_refusing_hook_answers_403_with_camundas_body(tmp_path: Path) -> None:
 
 
 def test_denied_names_the_user_and_unauthenticated_is_401(tmp_path: Path) -> None:
-    def authorize() -> bool:
-        user = request.headers.get("X-User")
-        if user is None:
-            raise AuthenticationRequired()
-        if user != "admin":
-            raise AuthorizationDenied(user)
-        return True
-
-    app = _app(tmp_path, TelemetryExt(authorize=authorize))
+    app = _app(tmp_path, TelemetryExt(authorize=admin_by_header))
     client = app.test_client()
     anonymous = client.get("/telemetry/data")
     assert anonymous.status_code == 401
-    assert anonymous.json["type"] == "AuthenticationException"
+    assert json_of(anonymous)["type"] == "AuthenticationException"
     assert "WWW-Authenticate" in anonymous.headers
     denied = client.get("/telemetry/data", headers={"X-User": "demo"})
-    assert (denied.status_code, denied.json["userId"]) == (403, "demo")
-    assert "'demo'" in denied.json["message"]
+    assert (denied.status_code, json_of(denied)["userId"]) == (403, "demo")
+    assert "'demo'" in json_of(denied)["message"]
     allowed = client.get("/telemetry/data", headers={"X-User": "admin"})
-    assert allowed.status_code == 200 and "installation" in allowed.json
+    assert allowed.status_code == 200 and "installation" in json_of(allowed)
 
 
 def test_decorator_form_also_after_init_app(tmp_path: Path) -> None:

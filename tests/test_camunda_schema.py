@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -17,65 +16,8 @@ import sqlalchemy as sa
 from flask_camunda_telemetry import TelemetryExt
 
 from .support.apps import make_app
+from .support.camunda import CAMUNDA_ROWS, CAMUNDA_TABLE, camunda_rows, camunda_schema
 from .support.databases import INSTALLATION_ID, is_uuid4, table_names
-
-# engine/src/main/resources/org/camunda/bpm/engine/db/create/activiti.{postgres,mysql}.create.engine.sql
-CREATE_TABLE = {
-    "postgresql": "create table ACT_GE_PROPERTY (NAME_ varchar(64), VALUE_ varchar(300), REV_ integer, "
-    "primary key (NAME_))",
-    "mariadb": "create table ACT_GE_PROPERTY (NAME_ varchar(64), VALUE_ varchar(300), REV_ integer, "
-    "primary key (NAME_)) ENGINE=InnoDB DEFAULT CHARSET=utf8 COLLATE utf8_bin",
-    # Camunda has no SQLite script; its generic (H2/PostgreSQL) statement works as written.
-    "sqlite": "create table ACT_GE_PROPERTY (NAME_ varchar(64), VALUE_ varchar(300), REV_ integer, "
-    "primary key (NAME_))",
-}
-CAMUNDA_ROWS = [
-    ("schema.version", "fox", 1),
-    ("schema.history", "create(fox)", 1),
-    ("next.dbid", "1", 1),
-    ("deployment.lock", "0", 1),
-    ("history.cleanup.job.lock", "0", 1),
-    ("startup.lock", "0", 1),
-    ("telemetry.lock", "0", 1),
-    ("installationId.lock", "0", 1),
-]
-CAMUNDA_TABLE: dict[str, Any] = {"CAMUNDA_TELEMETRY_PROPERTY_TABLE": "ACT_GE_PROPERTY"}
-
-
-def backend_of(url: str) -> str:
-    name = sa.make_url(url).get_backend_name()
-    return "mariadb" if name == "mysql" else name
-
-
-def camunda_schema(url: str, *, installation: str | None) -> None:
-    """Run Camunda's create script for the property table; then, if given, what the engine's
-    first bootstrap inserts (``BootstrapEngineCommand.createInstallationProperty``)."""
-    engine = sa.create_engine(url, poolclass=sa.NullPool)
-    try:
-        with engine.begin() as conn:
-            conn.execute(sa.text(CREATE_TABLE[backend_of(url)]))
-            for name, value, rev in CAMUNDA_ROWS:
-                conn.execute(
-                    sa.text(f"insert into ACT_GE_PROPERTY values ('{name}', '{value}', {rev})")
-                )
-            if installation is not None:
-                conn.execute(
-                    sa.text("insert into ACT_GE_PROPERTY (NAME_, VALUE_, REV_) values (:name, :value, 1)"),
-                    {"name": INSTALLATION_ID, "value": installation},
-                )
-    finally:
-        engine.dispose()
-
-
-def camunda_rows(url: str) -> dict[str, tuple[str, int]]:
-    """``ACT_GE_PROPERTY`` as Camunda's own unquoted SQL reads it."""
-    engine = sa.create_engine(url, poolclass=sa.NullPool)
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(sa.text("select NAME_, VALUE_, REV_ from ACT_GE_PROPERTY"))
-            return {name: (value, rev) for name, value, rev in rows}
-    finally:
-        engine.dispose()
 
 
 def test_reports_the_id_of_the_camunda_engine_sharing_the_database(database_url: str, tmp_path: Path) -> None:

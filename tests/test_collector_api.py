@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from flask_camunda_telemetry.collector import TelemetryCollector, get_collector_
 from flask_camunda_telemetry.collector.openapi import build_spec
 
 from .support.collector_app import make_collector_app
+from .support.documents import json_of
 from .support.reports import engine_report
 
 PINGS = "/collector/pings"
@@ -34,9 +36,9 @@ SECRET_COMMAND = "ConfidentialCustomerCmd"
 
 def _post_at(app: Flask, when: dt.datetime, report: dict[str, Any], report_id: str | None = None) -> None:
     get_collector_state(app).clock = lambda: when
-    headers = {} if report_id is None else {"X-Telemetry-Report-Id": report_id}
+    headers = {} if report_id is None else {"Telemetry-Report-Id": report_id}
     response = app.test_client().post(PINGS, json=report, headers=headers)
-    assert response.status_code == 202, response.json
+    assert response.status_code == 202, json_of(response)
 
 
 @pytest.fixture
@@ -59,7 +61,7 @@ def test_installations_lists_each_with_its_latest_product_and_report_times(fille
     app, (a, b) = filled
     response = app.test_client().get("/collector/api/installations")
     assert response.status_code == 200
-    assert response.json == [
+    assert json_of(response) == [
         {"installation": a, "product": {"name": "Camunda BPM Runtime", "version": "7.22.0", "edition": "community"},
          "first-report": "2025-01-10T23:59:00+00:00", "last-report": "2025-01-13T08:30:00+00:00", "reports": 3},
         {"installation": b, "product": {"name": "Camunda BPM Runtime", "version": "7.22.0", "edition": "community"},
@@ -89,10 +91,10 @@ def test_installations_lists_each_with_its_latest_product_and_report_times(fille
 def test_usage_sums_the_matching_reports(filled: tuple[Flask, list[str]], query: str, total: int) -> None:
     app, (a, b) = filled
     response = app.test_client().get("/collector/api/usage" + query.format(a=a, b=b))
-    assert response.status_code == 200, response.json
+    assert response.status_code == 200, json_of(response)
     commands = {SECRET_COMMAND: total} if total else {}
-    assert response.json["commands"] == commands
-    assert set(response.json) == {"commands", "metrics"}
+    assert json_of(response)["commands"] == commands
+    assert set(json_of(response)) == {"commands", "metrics"}
 
 
 @pytest.mark.parametrize(
@@ -103,8 +105,8 @@ def test_usage_sums_the_matching_reports(filled: tuple[Flask, list[str]], query:
 def test_a_malformed_usage_query_is_a_400(filled: tuple[Flask, list[str]], query: str, message: str) -> None:
     response = filled[0].test_client().get("/collector/api/usage" + query)
     assert response.status_code == 400
-    assert response.json["type"] == "InvalidRequestException"
-    assert message in response.json["message"]
+    assert json_of(response)["type"] == "InvalidRequestException"
+    assert message in json_of(response)["message"]
 
 
 def _routes_with_values(app: Flask, installation: str) -> list[str]:
@@ -113,26 +115,30 @@ def _routes_with_values(app: Flask, installation: str) -> list[str]:
     for rule in app.url_map.iter_rules():
         if rule.endpoint.startswith("camunda_telemetry_collector."):
             values = {"installation": installation, "subpath": "anything", "filename": "collector.css"}
-            urls.append(rule.rule.replace("<path:installation>", values["installation"])
-                        .replace("<path:subpath>", values["subpath"]).replace("<path:filename>", values["filename"]))
+            urls.append(rule.rule.replace("<collector_path:installation>", values["installation"])
+                        .replace("<collector_path:subpath>", values["subpath"])
+                        .replace("<path:filename>", values["filename"]))
     return sorted(urls)
 
 
-HOOKS = {
-    "raises AuthenticationRequired": (AuthenticationRequired, 401),
+def _unauthenticated() -> bool:
+    raise AuthenticationRequired()
+
+
+def _denied() -> bool:
+    raise AuthorizationDenied("anonymous")
+
+
+HOOKS: dict[str, tuple[Callable[[], bool], int]] = {
+    "raises AuthenticationRequired": (_unauthenticated, 401),
     "returns False": (lambda: False, 403),
-    "raises AuthorizationDenied": (AuthorizationDenied, 403),
+    "raises AuthorizationDenied": (_denied, 403),
 }
 
 
 @pytest.mark.parametrize("case", list(HOOKS))
 def test_with_a_hook_no_route_leaks_a_report_to_an_anonymous_reader(tmp_path: Path, case: str) -> None:
-    kind, status = HOOKS[case]
-
-    def hook() -> bool:
-        if kind in (AuthenticationRequired, AuthorizationDenied):
-            raise kind() if kind is AuthenticationRequired else kind("anonymous")
-        return bool(kind())
+    hook, status = HOOKS[case]
 
     app = Flask("guarded", instance_path=str(tmp_path))
     app.config["CAMUNDA_TELEMETRY_COLLECTOR_DATABASE_URI"] = f"sqlite:///{tmp_path / 'c.sqlite'}"
@@ -152,7 +158,7 @@ def test_with_a_hook_no_route_leaks_a_report_to_an_anonymous_reader(tmp_path: Pa
                 assert secret not in body, (method, url, response.status_code)
             if url in guarded and method == "GET":
                 assert response.status_code == status, url
-                assert response.json["type"] == ("AuthenticationException" if status == 401 else
+                assert json_of(response)["type"] == ("AuthenticationException" if status == 401 else
                                                  "AuthorizationException")
 
 
@@ -231,8 +237,8 @@ def test_two_apps_in_one_process_keep_their_own_reports(tmp_path: Path) -> None:
         collector.init_app(app)
         apps.append(app)
     apps[0].test_client().post(PINGS, json=engine_report(commands={"OnlyInOne": 1}))
-    assert apps[0].test_client().get("/collector/api/usage").json["commands"] == {"OnlyInOne": 1}
-    assert apps[1].test_client().get("/collector/api/usage").json["commands"] == {}
+    assert json_of(apps[0].test_client().get("/collector/api/usage"))["commands"] == {"OnlyInOne": 1}
+    assert json_of(apps[1].test_client().get("/collector/api/usage"))["commands"] == {}
 
 
 def test_the_engine_extension_and_the_collector_share_an_app(tmp_path: Path) -> None:
@@ -242,21 +248,21 @@ def test_the_engine_extension_and_the_collector_share_an_app(tmp_path: Path) -> 
     TelemetryExt(app)
     TelemetryCollector(app)
     client = app.test_client()
-    document = client.get("/telemetry/data").json
+    document = json_of(client.get("/telemetry/data"))
     assert client.post(PINGS, json=document).status_code == 202
-    assert client.get("/collector/api/installations").json[0]["installation"] == document["installation"]
+    assert json_of(client.get("/collector/api/installations"))[0]["installation"] == document["installation"]
 
 
 def test_the_openapi_description_covers_every_route_and_the_cli_prints_it(tmp_path: Path) -> None:
     app = make_collector_app(f"sqlite:///{tmp_path / 'c.sqlite'}", tmp_path)
-    served = app.test_client().get("/collector/api/openapi.json").json
+    served = json_of(app.test_client().get("/collector/api/openapi.json"))
     printed = app.test_cli_runner().invoke(args=["telemetry-collector", "openapi"])
     assert printed.exit_code == 0
     assert json.loads(printed.output) == served == build_spec("/collector")
-    documented = {path.replace("{installation}", "<path:installation>") for path in served["paths"]}
+    documented = {path.replace("{installation}", "<collector_path:installation>") for path in served["paths"]}
     routes = {rule.rule for rule in app.url_map.iter_rules()
               if rule.endpoint.startswith("camunda_telemetry_collector.")}
-    assert routes - documented == {"/collector/<path:subpath>", "/collector/assets/<path:filename>"}
+    assert routes - documented == {"/collector/<collector_path:subpath>", "/collector/assets/<path:filename>"}
     pings = served["paths"]["/collector/pings"]["post"]
     assert set(pings["responses"]) == {"202", "400", "401", "413", "415", "503"}
     body = pings["requestBody"]["content"]["application/json"]["schema"]

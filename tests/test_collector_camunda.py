@@ -14,6 +14,7 @@ from flask_camunda_telemetry.collector import get_collector_state
 
 from .support.apps import make_app
 from .support.collector_app import make_collector_app, stored_reports
+from .support.documents import json_of
 from .support.reports import CAMUNDA_VERSIONS, camunda_report, engine_report, gson_date, initial_message
 
 PINGS = "/collector/pings"
@@ -37,8 +38,8 @@ def _minor(version: str) -> int:
 def test_a_camunda_engine_report_is_stored_as_it_was_meant(collector: Flask, version: str) -> None:
     report = camunda_report(version, INSTALLATION, COMMANDS, METRICS, START, unique_task_workers=6)
     response = collector.test_client().post(PINGS, json=report)  # no report id: Camunda sends none
-    assert response.status_code == 202, response.json
-    usage = collector.test_client().get("/collector/api/usage").json
+    assert response.status_code == 202, json_of(response)
+    usage = json_of(collector.test_client().get("/collector/api/usage"))
     assert usage["commands"] == COMMANDS
     expected = dict(METRICS)  # each metric once, under its internal name, though 7.17+ sent both names
     if version == "7.14.0":
@@ -60,8 +61,8 @@ def test_a_resent_camunda_report_replaces_only_when_it_carries_a_start_date(coll
     client = collector.test_client()
     for sent in (COMMANDS, {**COMMANDS, "StartProcessInstanceCmd": 41}):
         assert client.post(PINGS, json=camunda_report(version, INSTALLATION, sent, METRICS, START)).status_code == 202
-    [installation] = client.get("/collector/api/installations").json
-    started = client.get("/collector/api/usage").json["commands"]["StartProcessInstanceCmd"]
+    [installation] = json_of(client.get("/collector/api/installations"))
+    started = json_of(client.get("/collector/api/usage"))["commands"]["StartProcessInstanceCmd"]
     if _minor(version) >= 19:
         assert (installation["reports"], started) == (1, 41)
     else:  # before 7.19 nothing tells a resend from the next day's report
@@ -82,10 +83,10 @@ def test_gson_dates_of_every_jdk_are_read(collector: Flask, jdk: int) -> None:
 @pytest.mark.parametrize("version", ["7.14.0", "7.15.0", "7.16.0"])
 def test_the_initial_message_of_7_14_to_7_16_is_stored_with_no_counts(collector: Flask, version: str) -> None:
     response = collector.test_client().post(PINGS, json=initial_message(version, INSTALLATION))
-    assert response.status_code == 202, response.json
-    [installation] = collector.test_client().get("/collector/api/installations").json
+    assert response.status_code == 202, json_of(response)
+    [installation] = json_of(collector.test_client().get("/collector/api/installations"))
     assert installation["product"] == {"name": "Camunda BPM Runtime", "version": version, "edition": "community"}
-    assert collector.test_client().get("/collector/api/usage").json == {"commands": {}, "metrics": {}}
+    assert json_of(collector.test_client().get("/collector/api/usage")) == {"commands": {}, "metrics": {}}
 
 
 def test_every_camunda_version_into_one_database(database_url: str, tmp_path: Path) -> None:
@@ -93,10 +94,10 @@ def test_every_camunda_version_into_one_database(database_url: str, tmp_path: Pa
     for n, version in enumerate(CAMUNDA_VERSIONS):
         report = camunda_report(version, f"{INSTALLATION[:-2]}{n:02d}", COMMANDS, METRICS, START)
         assert app.test_client().post(PINGS, json=report).status_code == 202
-    usage = app.test_client().get("/collector/api/usage").json
+    usage = json_of(app.test_client().get("/collector/api/usage"))
     assert usage["commands"] == {name: n * len(CAMUNDA_VERSIONS) for name, n in COMMANDS.items()}
     assert usage["metrics"] == {name: n * len(CAMUNDA_VERSIONS) for name, n in METRICS.items()}
-    versions = app.test_client().get("/collector/api/usage?version=7.17.0").json
+    versions = json_of(app.test_client().get("/collector/api/usage?version=7.17.0"))
     assert versions["commands"] == COMMANDS
 
 
@@ -108,9 +109,9 @@ def test_what_the_engine_serves_loads_back_into_the_same_counts(tmp_path: Path, 
     for _ in range(3):
         client.post("/process-definition/invoice/start")
     client.post("/external-task/fetchAndLock")
-    document = client.get("/telemetry/data").json
+    document = json_of(client.get("/telemetry/data"))
     assert collector.test_client().post(PINGS, json=document).status_code == 202
-    usage = collector.test_client().get("/collector/api/usage").json
+    usage = json_of(collector.test_client().get("/collector/api/usage"))
     assert usage["commands"] == {"StartProcessInstanceCmd": 3, "FetchExternalTasksCmd": 1}
     [row] = stored_reports(str(collector.config["CAMUNDA_TELEMETRY_COLLECTOR_DATABASE_URI"]))
     assert json.loads(row["document"]) == document
@@ -125,4 +126,4 @@ def test_our_reports_carry_both_metric_names_and_count_each_once(collector: Flas
     report = engine_report(metrics=METRICS)
     assert "process-instances" in report["product"]["internals"]["metrics"]
     assert collector.test_client().post(PINGS, json=report).status_code == 202
-    assert collector.test_client().get("/collector/api/usage").json["metrics"] == METRICS
+    assert json_of(collector.test_client().get("/collector/api/usage"))["metrics"] == METRICS

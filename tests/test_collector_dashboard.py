@@ -24,12 +24,12 @@ from .support.processes import Server, serve, server_env
 from .support.reports import RECEIVED_AT_HEADER, demo_fleet, engine_report, get_json, post_report
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Browser, Dialog, Page, ViewportSize
 
 SCRIPT_COMMAND = '<script>alert("command")</script>'
 SCRIPT_CUSTOMER = '<script>alert("customer")</script><b>ACME</b>'
 MARKED_COUNT = 60_000  # among the fleet's top 20 commands
-DESKTOP = {"width": 1280, "height": 900}
+DESKTOP: ViewportSize = {"width": 1280, "height": 900}
 FOUR_METRICS = ("root-process-instance-start", "activity-instance-start", "executed-decision-instances",
                 "executed-decision-elements")
 
@@ -56,7 +56,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     with serve("waitress", env, tmp, app="tests.support.collector_app:create_app") as server:
         def send(item: tuple[dt.datetime, str, dict[str, Any]]) -> None:
             received, report_id, document = item
-            headers = {RECEIVED_AT_HEADER: received.isoformat(), "X-Telemetry-Report-Id": report_id}
+            headers = {RECEIVED_AT_HEADER: received.isoformat(), "Telemetry-Report-Id": report_id}
             assert post_report(server.port, document, headers).status == 202
 
         with ThreadPoolExecutor(4) as pool:
@@ -129,7 +129,11 @@ def test_an_installation_page_opens_from_the_list(fleet: Fleet, page: Page) -> N
 
 def test_markup_in_a_report_shows_as_text(fleet: Fleet, page: Page) -> None:
     dialogs: list[str] = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    def dismiss(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", dismiss)
     page.goto(fleet.base + "/")
     assert (SCRIPT_COMMAND, MARKED_COUNT) in _table(page, "top-commands")
     page.goto(f"{fleet.base}/installations/{fleet.marked}")

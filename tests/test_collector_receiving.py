@@ -12,9 +12,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from flask_camunda_telemetry.collector.payload import MAX_NAMES
+from flask_camunda_telemetry.collector.schemas import MAX_NAMES
 
 from .support.collector_app import make_collector_app, stored_reports
+from .support.documents import json_of
 from .support.reports import engine_report
 
 PINGS = "/collector/pings"
@@ -32,8 +33,8 @@ def _url(app: Flask) -> str:
 def _assert_camunda_error(response: Any, status: int) -> None:
     assert response.status_code == status, response.data
     assert response.mimetype == "application/json"
-    assert set(response.json) >= {"type", "message", "code"}
-    assert response.json["message"]
+    assert set(json_of(response)) >= {"type", "message", "code"}
+    assert json_of(response)["message"]
 
 
 def test_a_good_report_answers_202_and_is_stored_with_its_fields(database_url: str, tmp_path: Path) -> None:
@@ -42,7 +43,7 @@ def test_a_good_report_answers_202_and_is_stored_with_its_fields(database_url: s
                            customer="ACME")
     response = app.test_client().post(PINGS, json=report, headers={"X-Telemetry-Report-Id": "r-1"})
     assert response.status_code == 202
-    assert response.json == {"installation": report["installation"], "replaced": False}
+    assert json_of(response) == {"installation": report["installation"], "replaced": False}
     [row] = stored_reports(database_url)
     assert (row["installation"], row["product_version"], row["edition"]) == (
         report["installation"], "7.22.0", "community"
@@ -52,6 +53,15 @@ def test_a_good_report_answers_202_and_is_stored_with_its_fields(database_url: s
     )
     assert row["received_at"] is not None and row["period_start"] is not None
     assert json.loads(row["document"]) == report
+
+
+@pytest.mark.parametrize("header", ["Telemetry-Report-Id", "X-Telemetry-Report-Id"])
+def test_either_report_id_header_identifies_a_resend(collector: Flask, header: str) -> None:
+    client = collector.test_client()
+    report = engine_report(commands={"A": 1})
+    assert json_of(client.post(PINGS, json=report, headers={header: "period-7"}))["replaced"] is False
+    assert json_of(client.post(PINGS, json=report, headers={header: "period-7"}))["replaced"] is True
+    assert json_of(client.post(PINGS, json=report, headers={header: "period-8"}))["replaced"] is False
 
 
 def test_keys_from_a_newer_sender_are_kept_in_the_stored_document(collector: Flask) -> None:
@@ -121,16 +131,16 @@ def test_an_invalid_report_gets_a_400_naming_the_problem_and_nothing_is_stored(c
     body, expected = INVALID[case]
     response = collector.test_client().post(PINGS, json=body)
     _assert_camunda_error(response, 400)
-    assert response.json["type"] == "InvalidRequestException"
-    assert expected in response.json["message"]
+    assert json_of(response)["type"] == "InvalidRequestException"
+    assert expected in json_of(response)["message"]
     assert stored_reports(_url(collector)) == []
 
 
 def test_exactly_ten_thousand_names_fit_the_default_max_body_and_are_accepted(collector: Flask) -> None:
     commands = {f"C{i:04d}": {"count": i} for i in range(MAX_NAMES)}
     response = collector.test_client().post(PINGS, json=_with_commands(commands))
-    assert response.status_code == 202, response.json
-    usage = collector.test_client().get("/collector/api/usage").json
+    assert response.status_code == 202, json_of(response)
+    usage = json_of(collector.test_client().get("/collector/api/usage"))
     assert len(usage["commands"]) == MAX_NAMES - 1  # the count-0 name adds nothing to a sum
     assert sum(usage["commands"].values()) == sum(range(MAX_NAMES))
 
@@ -140,7 +150,7 @@ def test_a_name_of_255_characters_is_kept_whole(database_url: str, tmp_path: Pat
     name = "\u00e9" + "Cmd" * 84 + "xy"
     assert len(name) == 255
     assert app.test_client().post(PINGS, json=_with_commands({name: {"count": 3}})).status_code == 202
-    assert app.test_client().get("/collector/api/usage").json["commands"] == {name: 3}
+    assert json_of(app.test_client().get("/collector/api/usage"))["commands"] == {name: 3}
 
 
 @pytest.mark.parametrize(
@@ -150,7 +160,7 @@ def test_a_name_of_255_characters_is_kept_whole(database_url: str, tmp_path: Pat
 def test_a_body_that_is_not_json_gets_a_400(collector: Flask, body: bytes, message: str) -> None:
     response = collector.test_client().post(PINGS, data=body, content_type="application/json")
     _assert_camunda_error(response, 400)
-    assert message in response.json["message"]
+    assert message in json_of(response)["message"]
     assert stored_reports(_url(collector)) == []
 
 
@@ -186,12 +196,13 @@ def test_a_body_over_max_body_gets_a_413_whether_its_length_is_declared_or_not(t
     assert client.post(PINGS, data=small, content_type="application/json").status_code == 202
 
 
+@pytest.mark.parametrize("header", ["Telemetry-Report-Id", "X-Telemetry-Report-Id"])
 @pytest.mark.parametrize("report_id", ["", "x" * 129, "two words", "caf\u00e9"])
-def test_a_malformed_report_id_gets_a_400(collector: Flask, report_id: str) -> None:
+def test_a_malformed_report_id_gets_a_400(collector: Flask, header: str, report_id: str) -> None:
     response = collector.test_client().post(PINGS, json=engine_report(),
-                                            headers={"X-Telemetry-Report-Id": report_id.encode().decode("latin-1")})
+                                            headers={header: report_id.encode().decode("latin-1")})
     _assert_camunda_error(response, 400)
-    assert "X-Telemetry-Report-Id" in response.json["message"]
+    assert header in json_of(response)["message"]
     assert stored_reports(_url(collector)) == []
 
 
@@ -208,7 +219,7 @@ def test_with_tokens_a_sender_without_a_valid_one_gets_a_401(guarded: Flask, aut
     headers = {} if authorization is None else {"Authorization": authorization}
     response = guarded.test_client().post(PINGS, json=engine_report(), headers=headers)
     _assert_camunda_error(response, 401)
-    assert response.json["type"] == "AuthenticationException"
+    assert json_of(response)["type"] == "AuthenticationException"
     assert response.headers["WWW-Authenticate"].startswith("Bearer ")
     assert stored_reports(_url(guarded)) == []
 

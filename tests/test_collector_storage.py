@@ -17,6 +17,7 @@ from flask_camunda_telemetry.collector import TelemetryCollector, get_collector_
 
 from .support.collector_app import make_collector_app, stored_reports
 from .support.databases import table_names
+from .support.documents import json_of
 from .support.processes import serve, server_env
 from .support.reports import engine_report, post_report
 
@@ -27,14 +28,14 @@ TABLES = {"telemetry_collector_report", "telemetry_collector_count", "telemetry_
 
 
 def _post(app: Flask, report: dict[str, Any], report_id: str | None = None) -> dict[str, Any]:
-    headers = {} if report_id is None else {"X-Telemetry-Report-Id": report_id}
+    headers = {} if report_id is None else {"Telemetry-Report-Id": report_id}
     response = app.test_client().post(PINGS, json=report, headers=headers)
-    assert response.status_code == 202, response.json
-    return dict(response.json)
+    assert response.status_code == 202, json_of(response)
+    return dict(json_of(response))
 
 
 def _usage(app: Flask, query: str = "") -> dict[str, Any]:
-    return dict(app.test_client().get("/collector/api/usage" + query).json)
+    return dict(json_of(app.test_client().get("/collector/api/usage" + query)))
 
 
 def test_a_resent_report_replaces_the_stored_one(database_url: str, tmp_path: Path) -> None:
@@ -48,7 +49,7 @@ def test_a_resent_report_replaces_the_stored_one(database_url: str, tmp_path: Pa
     assert row["rev"] == 2
     assert _usage(app) == {"commands": {"StartProcessInstanceCmd": 7, "FetchExternalTasksCmd": 2},
                            "metrics": {"root-process-instance-start": 7}}
-    [installation] = app.test_client().get("/collector/api/installations").json
+    [installation] = json_of(app.test_client().get("/collector/api/installations"))
     assert installation["reports"] == 1
 
 
@@ -60,6 +61,14 @@ def test_reports_of_different_processes_of_one_installation_never_collide(databa
         _post(app, engine_report(installation, {"FetchExternalTasksCmd": n}, start=START), f"{process}-period-1")
     assert len(stored_reports(database_url)) == 3
     assert _usage(app)["commands"] == {"FetchExternalTasksCmd": 6}
+
+
+def test_an_installation_id_with_a_line_break_has_its_page(tmp_path: Path) -> None:
+    app = make_collector_app(f"sqlite:///{tmp_path / 'c.sqlite'}", tmp_path)
+    _post(app, engine_report("line\nbreak", {"A": 1}))
+    page = app.test_client().get("/collector/installations/line%0Abreak")
+    assert page.status_code == 200
+    assert "line\nbreak" in page.get_data(as_text=True)
 
 
 def test_without_a_report_id_the_start_date_identifies_the_period(database_url: str, tmp_path: Path) -> None:
@@ -137,7 +146,7 @@ def test_prune_deletes_old_reports_and_the_summaries_follow(database_url: str, t
     assert result.exit_code == 0, result.output
     assert "Deleted 2 report(s)" in result.output
     assert _usage(app)["commands"] == {"A": 100}
-    [remaining] = app.test_client().get("/collector/api/installations").json
+    [remaining] = json_of(app.test_client().get("/collector/api/installations"))
     assert (remaining["installation"], remaining["reports"]) == (staying, 1)
     assert remaining["first-report"] == remaining["last-report"] == "2026-05-22T12:00:00+00:00"
     bad = app.test_cli_runner().invoke(args=["telemetry-collector", "prune", "--older-than", "soon"])
@@ -171,7 +180,7 @@ def test_a_database_outage_is_a_503_the_sender_retries(tmp_path: Path) -> None:
     app = make_collector_app("postgresql+psycopg://postgres@127.0.0.1:1/none", tmp_path)
     response = app.test_client().post(PINGS, json=engine_report())
     assert response.status_code == 503
-    assert response.json["type"] == "ProcessEngineException"
+    assert json_of(response)["type"] == "ProcessEngineException"
     assert response.headers["Retry-After"]
 
 
@@ -208,7 +217,7 @@ def _post_together(port: int, report: dict[str, Any], clients: int) -> list[int]
 
     def send() -> None:
         barrier.wait(timeout=30)
-        answers.append(post_report(port, report, {"X-Telemetry-Report-Id": "same"}).status)
+        answers.append(post_report(port, report, {"Telemetry-Report-Id": "same"}).status)
 
     threads = [threading.Thread(target=send) for _ in range(clients)]
     for thread in threads:

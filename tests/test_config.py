@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import Column, Integer, Table
 
 from flask_camunda_telemetry import ConfigurationError, LicenseKeyError, TelemetryExt
 
@@ -60,6 +62,28 @@ def test_license_error_names_the_offending_part(tmp_path: Path) -> None:
 def test_unknown_keyword_option_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="unknown option"):
         TelemetryExt(Flask("host"), scpoe="process")
+
+
+def test_a_bad_keyword_option_is_reported_as_the_constructor_call(tmp_path: Path) -> None:
+    app = Flask("host", instance_path=str(tmp_path))
+    with pytest.raises(ConfigurationError) as caught:
+        TelemetryExt(app, scope="clustr")
+    message = str(caught.value)
+    assert message.startswith("TelemetryExt(scope=...) = 'clustr' is invalid")
+    assert "constructor call" in message
+    assert "app.config" not in message
+
+
+def test_a_table_clash_names_the_key_that_is_wrong(tmp_path: Path) -> None:
+    app = Flask("host", instance_path=str(tmp_path))
+    app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite://"
+    db = SQLAlchemy(app)
+    Table("orders", db.metadata, Column("id", Integer, primary_key=True))
+    app.config["CAMUNDA_TELEMETRY_COUNT_TABLE"] = "orders"
+    with pytest.raises(ConfigurationError) as caught:
+        TelemetryExt(app, db=db)
+    assert caught.value.key == "CAMUNDA_TELEMETRY_COUNT_TABLE"
+    assert str(caught.value).startswith("CAMUNDA_TELEMETRY_COUNT_TABLE = 'orders' is invalid")
 
 
 def test_values_from_environment_strings_are_accepted(tmp_path: Path) -> None:

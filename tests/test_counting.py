@@ -14,11 +14,11 @@ from flask_camunda_telemetry import TelemetryExt, UnknownMetricError
 from flask_camunda_telemetry.counting.counts import PendingCounts
 
 from .support.apps import make_app
+from .support.documents import counts, read
 
 
 def _commands(app: Flask) -> dict[str, int]:
-    data = app.test_client().get("/telemetry/data").json
-    return {name: entry["count"] for name, entry in data["product"]["internals"]["commands"].items()}
+    return counts(read(app.test_client()))[0]
 
 
 def test_one_count_per_request_routed_to_a_view(sqlite_app: Flask) -> None:
@@ -107,7 +107,7 @@ def test_command_decorator_rejects_a_bad_name() -> None:
 def test_metrics_are_present_at_zero_and_marked_by_name(sqlite_app: Flask) -> None:
     telemetry = TelemetryExt()
     client = sqlite_app.test_client()
-    metrics = client.get("/telemetry/data").json["product"]["internals"]["metrics"]
+    metrics = read(client)["product"]["internals"]["metrics"]
     assert metrics == {
         "root-process-instance-start": {"count": 0},
         "activity-instance-start": {"count": 0},
@@ -116,7 +116,7 @@ def test_metrics_are_present_at_zero_and_marked_by_name(sqlite_app: Flask) -> No
     }
     telemetry.mark_occurrence("root-process-instance-start", app=sqlite_app)
     telemetry.mark_occurrence("flow-node-instances", 7, app=sqlite_app)  # the public name works too
-    metrics = client.get("/telemetry/data").json["product"]["internals"]["metrics"]
+    metrics = read(client)["product"]["internals"]["metrics"]
     assert metrics["root-process-instance-start"] == {"count": 1}
     assert metrics["activity-instance-start"] == {"count": 7}
 
@@ -129,7 +129,7 @@ def test_unknown_metric_is_a_clear_error(sqlite_app: Flask) -> None:
 def test_public_metric_names_option(tmp_path: Path) -> None:
     app = make_app(f"sqlite:///{tmp_path / 't.sqlite'}", tmp_path, CAMUNDA_TELEMETRY_METRIC_NAMES="public")
     TelemetryExt().mark_occurrence("executed-decision-instances", 3, app=app)
-    metrics = app.test_client().get("/telemetry/data").json["product"]["internals"]["metrics"]
+    metrics = read(app.test_client())["product"]["internals"]["metrics"]
     assert metrics == {
         "process-instances": {"count": 0},
         "flow-node-instances": {"count": 0},

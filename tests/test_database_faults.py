@@ -21,6 +21,7 @@ from flask_camunda_telemetry import DatabaseUnavailableError, TelemetryExt
 
 from .support.apps import host_app, make_app
 from .support.databases import selected_backends
+from .support.documents import counts
 from .support.servers import DatabaseServer, private_server
 
 SERVER_BACKENDS = [backend for backend in selected_backends() if backend != "sqlite"]
@@ -45,7 +46,7 @@ def url(server: DatabaseServer) -> str:
 
 
 def commands(document: dict[str, Any]) -> dict[str, int]:
-    return {name: count["count"] for name, count in document["product"]["internals"]["commands"].items()}
+    return counts(document)[0]
 
 
 def assert_host_views_answer(client: FlaskClient, starts: int) -> None:
@@ -154,3 +155,24 @@ def test_with_the_hosts_engine_a_restart_between_requests_goes_unnoticed(
 
     response = client.get("/telemetry/data")
     assert response.status_code == 200, response.get_json()
+
+
+def test_the_page_says_the_database_is_down_and_recovers(server: DatabaseServer, url: str, tmp_path: Path) -> None:
+    app = make_app(url, tmp_path / "instance", None, **NO_BACKGROUND_FLUSH)
+    client = app.test_client()
+    client.get("/deployment")
+    assert client.get("/telemetry/").status_code == 200
+
+    server.stop()
+
+    down = client.get("/telemetry/")
+    assert (down.status_code, down.mimetype, down.headers["Retry-After"]) == (503, "text/html", "10")
+    body = down.get_data(as_text=True)
+    assert "The telemetry database cannot be reached" in body and "Traceback" not in body
+    assert "Content-Security-Policy" in down.headers
+
+    server.start()
+
+    again = client.get("/telemetry/")
+    assert again.status_code == 200
+    assert '<th scope="row">GetDeploymentsCmd</th><td class="num"><data value="1">' in again.get_data(as_text=True)

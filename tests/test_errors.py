@@ -11,12 +11,13 @@ from flask import Flask
 from flask_camunda_telemetry import TelemetryExt
 
 from .support.apps import make_app
+from .support.documents import json_of, read
 
 
 def _camunda_error(response, status: int, type_: str) -> dict[str, object]:  # type: ignore[no-untyped-def]
     assert response.status_code == status
     assert response.mimetype == "application/json"
-    body = response.json
+    body = json_of(response)
     assert list(body)[:3] == ["type", "message", "code"]
     assert body["type"] == type_
     assert isinstance(body["message"], str) and body["message"]
@@ -39,19 +40,20 @@ def test_options_and_head_are_answered(sqlite_app: Flask) -> None:
 
 
 def test_unknown_sub_path_is_a_json_404(sqlite_app: Flask) -> None:
-    for path in ("/telemetry/", "/telemetry/metrics", "/telemetry/data/extra"):
+    for path in ("/telemetry/metrics", "/telemetry/data/extra"):
         body = _camunda_error(sqlite_app.test_client().get(path), 404, "NotFoundException")
         assert "/telemetry/data" in str(body["message"])
+    _camunda_error(sqlite_app.test_client().get("/telemetry/static/missing.css"), 404, "NotFoundException")
 
 
 def test_configuration_get_and_post(sqlite_app: Flask) -> None:
     client = sqlite_app.test_client()
     response = client.get("/telemetry/configuration")
-    assert (response.status_code, response.json) == (200, {"enableTelemetry": False})
+    assert (response.status_code, json_of(response)) == (200, {"enableTelemetry": False})
     for value in (True, False):
         response = client.post("/telemetry/configuration", json={"enableTelemetry": value})
         assert (response.status_code, response.data) == (204, b"")
-    assert client.get("/telemetry/configuration").json == {"enableTelemetry": False}  # nothing is ever sent
+    assert read(client, "/telemetry/configuration") == {"enableTelemetry": False}  # nothing is ever sent
     _camunda_error(client.delete("/telemetry/configuration"), 405, "NotAllowedException")
 
 
@@ -108,7 +110,7 @@ def test_host_error_handlers_are_untouched(tmp_path: Path) -> None:
     assert client.get("/nothing").get_data(as_text=True) == "host 404"
     response = client.get("/broken")
     assert response.status_code == 500 and response.mimetype == "text/html"
-    assert client.get("/telemetry/nothing").json["type"] == "NotFoundException"
+    assert read(client, "/telemetry/nothing")["type"] == "NotFoundException"
 
 
 def test_redacting_the_license(tmp_path: Path) -> None:
@@ -117,7 +119,7 @@ def test_redacting_the_license(tmp_path: Path) -> None:
         CAMUNDA_TELEMETRY_LICENSE_KEY="customer=ACME;expiryDate=2030-01-01;camundaBPM=true",
         CAMUNDA_TELEMETRY_REDACT_LICENSE=True,
     )
-    license_key = app.test_client().get("/telemetry/data").json["product"]["internals"]["license-key"]
+    license_key = read(app.test_client())["product"]["internals"]["license-key"]
     assert license_key == {
         "customer": None, "type": "UNIFIED", "valid-until": "2030-01-01", "unlimited": False,
         "features": {"camundaBPM": "true"}, "raw": None,

@@ -16,6 +16,7 @@ from flask_camunda_telemetry import (
 )
 
 from .support.apps import make_app
+from .support.documents import json_of, read
 
 
 def _sqlite(tmp_path: Path, name: str = "t") -> str:
@@ -29,7 +30,7 @@ def test_constructor_with_app_serves_the_endpoint(tmp_path: Path) -> None:
     response = app.test_client().get("/telemetry/data")
     assert response.status_code == 200
     assert response.mimetype == "application/json"
-    assert response.json["product"]["name"] == "Camunda BPM Runtime"
+    assert json_of(response)["product"]["name"] == "Camunda BPM Runtime"
 
 
 def test_app_factory_form_keeps_state_in_app_extensions(tmp_path: Path) -> None:
@@ -68,8 +69,8 @@ def test_two_apps_in_one_process_each_get_their_own_data(tmp_path: Path) -> None
     with first.app_context():
         telemetry.mark_occurrence("root-process-instance-start", 2)
 
-    a = one.get("/telemetry/data").json
-    b = two.get("/telemetry/data").json
+    a = read(one)
+    b = read(two)
     assert a["product"]["version"] == "7.14.0" and a["product"]["edition"] == "community"
     assert b["product"]["version"] == "7.20.0" and b["product"]["edition"] == "enterprise"
     assert a["product"]["internals"]["commands"] == {"StartProcessInstanceCmd": {"count": 3}}

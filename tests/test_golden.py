@@ -8,6 +8,7 @@ import platform
 import re
 import uuid
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask
@@ -15,6 +16,7 @@ from flask import Flask
 from flask_camunda_telemetry import TelemetryExt
 
 from .support.apps import make_app
+from .support.documents import json_of, read
 
 SEED = json.loads((Path(__file__).parent / "data" / "seed_example.json").read_text())
 LICENSE = SEED["product"]["internals"]["license-key"]["raw"]
@@ -64,7 +66,7 @@ def test_document_matches_the_seed_example_key_by_key(database_url: str, tmp_pat
     response = app.test_client().get("/telemetry/data")
     assert response.status_code == 200
     assert response.mimetype == "application/json"
-    data = response.json
+    data = json_of(response)
     after = dt.datetime.now().astimezone()
 
     # Values read from the live environment: checked against what it really is.
@@ -90,9 +92,9 @@ def test_document_matches_the_seed_example_key_by_key(database_url: str, tmp_pat
 
 def test_every_key_of_the_seed_is_present_with_the_seeds_types(database_url: str, tmp_path: Path) -> None:
     app, _ = _seed_app(database_url, tmp_path)
-    data = app.test_client().get("/telemetry/data").json
+    data = read(app.test_client())
 
-    def shape(value: object) -> object:
+    def shape(value: object) -> Any:
         if isinstance(value, dict):
             return {k: shape(v) for k, v in value.items()}
         if isinstance(value, list):

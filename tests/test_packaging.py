@@ -11,15 +11,19 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "flask_camunda_telemetry"
 
 
-def test_wheel_contains_every_module_and_py_typed(tmp_path: Path) -> None:
+def test_wheel_contains_every_module_the_page_files_and_py_typed(tmp_path: Path) -> None:
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
         check=True, capture_output=True,
     )
     (wheel,) = tmp_path.glob("flask_camunda_telemetry-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    expected = {f"flask_camunda_telemetry/{p.name}" for p in PACKAGE.iterdir() if p.suffix == ".py"}
-    assert expected | {"flask_camunda_telemetry/py.typed"} <= names
+    shipped = {".py", ".typed", ".html", ".css", ".js", ".svg"}  # modules, and the page's templates and files
+    files = [p for p in PACKAGE.rglob("*") if p.suffix in shipped and "__pycache__" not in p.parts]
+    expected = {p.relative_to(ROOT).as_posix() for p in files}
+    assert "flask_camunda_telemetry/pages/static/telemetry.css" in expected
+    assert expected <= names, expected - names
+    assert any(name.endswith(".dist-info/licenses/LICENSE") or name.endswith(".dist-info/LICENSE") for name in names)
     metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("METADATA"))).decode()
     for requirement in ("flask>=", "flask-sqlalchemy>=", "marshmallow>=", "sqlalchemy>="):
         assert f"Requires-Dist: {requirement}" in metadata

@@ -220,8 +220,8 @@ def test_a_bad_url_fails_at_init_app_naming_key_and_value(tmp_path: Path, value:
 def without_prometheus_client(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make ``import prometheus_client`` fail as it does when the package is not installed."""
     for name in [name for name in sys.modules if name.startswith("prometheus_client")]:
-        monkeypatch.setitem(sys.modules, name, None)  # type: ignore[arg-type]
-    monkeypatch.setitem(sys.modules, "prometheus_client", None)  # type: ignore[arg-type]
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setitem(sys.modules, "prometheus_client", None)
     monkeypatch.delitem(sys.modules, "flask_camunda_telemetry.prometheus", raising=False)
     monkeypatch.delattr(flask_camunda_telemetry, "prometheus", raising=False)
 

@@ -14,7 +14,7 @@ from marshmallow import Schema, fields
 from werkzeug.exceptions import BadRequest
 
 from ..document.schemas import DashKeyedSchema
-from ..rest.blueprint import allow_methods, authorize
+from ..rest.guards import allow, check_hook, refusal_response
 from ..rest.responses import json_response
 from .state import CollectorState, get_collector_state
 from .store import COMMAND, METRIC, Usage
@@ -115,11 +115,12 @@ def usage_record(usage: Usage) -> dict[str, dict[str, int]]:
 
 def guard(*methods: str) -> CollectorState | Response:
     """The state when the request may read the collector's data; else the answer (OPTIONS, 401, 403)."""
-    options = allow_methods(*methods)
+    options = allow(*methods)
     if options is not None:
         return options
     state = get_collector_state()
-    return authorize(state.authorizer()) or state
+    refusal = check_hook(state.authorizer())
+    return state if refusal is None else refusal_response(refusal)
 
 
 def api_installations() -> Response:

@@ -10,6 +10,7 @@ import click
 from flask.cli import AppGroup
 
 from ..exceptions import DatabaseUnavailableError
+from .openapi import build_spec
 from .state import get_collector_state
 
 __all__ = ["collector_cli", "parse_age"]
@@ -70,6 +71,4 @@ def rebuild() -> None:
 @collector_cli.command("openapi")
 def openapi() -> None:
     """Print the OpenAPI 3.1 description of the collector's routes (needs apispec)."""
-    from .openapi import build_spec  # apispec is optional
-
     click.echo(json.dumps(build_spec(get_collector_state().config.url_prefix), indent=2))

@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from ..exceptions import ConfigurationError
-from ..settings import Key, load_keys, parse_bool, parse_integer, parse_names, parse_optional_str, parse_url_path
+from ..settings import Key, load_keys, parse_bool, parse_count, parse_names, parse_optional_str, parse_url_path
 
 __all__ = ["KEYS", "PREFIX", "CollectorConfig", "load_config"]
 
@@ -51,7 +51,7 @@ KEYS: tuple[Key, ...] = (
     Key("TOKENS", (), _tokens,
         "Bearer tokens a sender must present (``Authorization: Bearer <token>``); a list or a comma-separated "
         "string. Empty accepts anonymous reports, as Camunda's own service did."),
-    Key("MAX_BODY", 256 * 1024, parse_integer(1024, 64 * 1024 * 1024, "bytes"),
+    Key("MAX_BODY", 256 * 1024, parse_count(1024, 64 * 1024 * 1024),
         "The largest report body accepted, in bytes (1 KiB to 64 MiB); a larger one gets 413."),
     Key("DATABASE_URI", None, parse_optional_str,
         "The database; ``None`` uses ``db`` if given, then ``SQLALCHEMY_DATABASE_URI``, then "
@@ -61,9 +61,9 @@ KEYS: tuple[Key, ...] = (
     Key("TABLE_PREFIX", "telemetry_collector", _table_prefix,
         "The tables are ``<prefix>_report``, ``<prefix>_count``, ``<prefix>_installation`` and ``<prefix>_usage``."),
     Key("CREATE_TABLES", True, parse_bool, "Create missing tables on first use."),
-    Key("ACTIVE_DAYS", 30, parse_integer(1, 3650, "days"),
+    Key("ACTIVE_DAYS", 30, parse_count(1, 3650),
         "An installation that reported within this many days counts as active on the dashboard."),
-    Key("PAGE_SIZE", 50, parse_integer(1, 1000),
+    Key("PAGE_SIZE", 50, parse_count(1, 1000),
         "Installations per page of the dashboard's list, and reports shown on an installation's page."),
 )
 

@@ -7,15 +7,17 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from flask import Blueprint, Flask, Response
 from werkzeug.exceptions import NotFound
+from werkzeug.routing import PathConverter
 
 from ..exceptions import AlreadyInitializedError
-from ..rest.blueprint import ANY_METHOD, json_errors
-from ..rest.responses import error_response, json_response
+from ..rest.guards import ANY_METHOD
+from ..rest.responses import error_response, json_response, register_json_errors
 from ..storage.engines import resolve_database
 from .api import api_installations, api_usage
 from .cli import collector_cli
 from .config import load_config
 from .dashboard import installation_page, overview_page
+from .openapi import build_spec
 from .receive import receive_report
 from .state import EXTENSION_KEY, CollectorState, get_collector_state
 from .store import CollectorStore
@@ -33,8 +35,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _openapi() -> Response:
-    from .openapi import build_spec
-
     try:
         return json_response(build_spec(get_collector_state().config.url_prefix))
     except ImportError:
@@ -47,6 +47,12 @@ def _unknown(subpath: str) -> Response:
                    "api/openapi.json, and the dashboard pages.")
 
 
+class AnyPath(PathConverter):
+    """Like ``path``, with line breaks too (an installation id may hold one)."""
+
+    regex = "(?s:[^/].*?)"
+
+
 def make_blueprint(url_prefix: str) -> Blueprint:
     blueprint = Blueprint(BLUEPRINT_NAME, __name__, template_folder="templates", static_folder="static",
                           static_url_path="/assets")
@@ -56,13 +62,14 @@ def make_blueprint(url_prefix: str) -> Blueprint:
         ("/api/usage", api_usage),
         ("/api/openapi.json", _openapi),
         ("/", overview_page),
-        ("/installations/<path:installation>", installation_page),
+        ("/installations/<collector_path:installation>", installation_page),
     ]
     if url_prefix:  # under a prefix every other path is the collector's (a JSON 404)
-        routes.append(("/<path:subpath>", _unknown))
+        routes.append(("/<collector_path:subpath>", _unknown))
     for rule, view in routes:
         blueprint.add_url_rule(rule, view_func=view, methods=ANY_METHOD, provide_automatic_options=False)
-    return json_errors(blueprint)
+    register_json_errors(blueprint)
+    return blueprint
 
 
 class TelemetryCollector:
@@ -107,6 +114,7 @@ class TelemetryCollector:
         metadata, engine = resolve_database(app, self.db, config.bind_key, config.database_uri, SQLITE_FILE)
         store = CollectorStore(define_tables(metadata, config.table_prefix), engine, config.create_tables)
         app.extensions[EXTENSION_KEY] = CollectorState(config, store, lambda: self.authorize)
+        app.url_map.converters.setdefault("collector_path", AnyPath)
         app.register_blueprint(make_blueprint(config.url_prefix), url_prefix=config.url_prefix or None)
         app.cli.add_command(collector_cli)
 

@@ -13,8 +13,8 @@ from marshmallow import Schema, fields
 from ..document.schemas import AuthorizationErrorSchema, CamundaDateTime, ErrorSchema
 from .api import InstallationSchema, UsageSchema
 from .dashboard import MAX_PAGE
-from .payload import MAX_NAMES, NAME_PATTERN, ReceivedReportSchema
 from .receive import REPORT_ID_HEADERS
+from .schemas import MAX_NAMES, NAME_PATTERN, ReceivedReportSchema
 from .tables import NAME_LENGTH
 
 __all__ = ["build_spec"]
@@ -49,8 +49,8 @@ def _query(name: str, description: str, schema: dict[str, Any] | None = None) ->
             "schema": schema or {"type": "string", "minLength": 1}}
 
 
-def _operations() -> dict[str, dict[str, Any]]:
-    pings = {
+def _receiving() -> dict[str, Any]:
+    return {
         "operationId": "receiveReport",
         "tags": ["Receiving"],
         "summary": "Receive a report",
@@ -72,6 +72,9 @@ def _operations() -> dict[str, dict[str, Any]]:
             "503": _answer("The collector's database cannot be reached; send again later.", "CamundaError"),
         },
     }
+
+
+def _operations() -> dict[str, dict[str, Any]]:
     moment = {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]}
     usage_filters = [
         _query("installation", "Only this installation's reports."),
@@ -80,7 +83,7 @@ def _operations() -> dict[str, dict[str, Any]]:
         _query("version", "Only reports of this product version."),
     ]
     return {
-        "/pings": {"post": pings},
+        "/pings": {"post": _receiving()},
         "/api/installations": {"get": _guarded({
             "operationId": "listInstallations", "tags": ["API"], "summary": "Every installation",
             "responses": {"200": {"description": "Latest first.",

@@ -13,15 +13,17 @@ import re
 from flask import Response, request
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
 
-from ..rest.blueprint import allow_methods
+from ..reporting.payload import REPORT_ID_HEADER
+from ..rest.guards import allow
 from ..rest.responses import error_response, json_response
 from .payload import InvalidReportError, read_report
 from .state import get_collector_state
 
 __all__ = ["REPORT_ID_HEADERS", "receive_report"]
 
-#: The headers a sender may name its report id in (the first one present counts).
-REPORT_ID_HEADERS = ("X-Telemetry-Report-Id",)
+#: The headers a sender may name its report id in (the first one present counts): this package's
+#: reporting sends ``Telemetry-Report-Id``; ``X-Telemetry-Report-Id`` is taken too.
+REPORT_ID_HEADERS = (REPORT_ID_HEADER, "X-Telemetry-Report-Id")
 _REPORT_ID = re.compile(r"[\x21-\x7e]{1,128}")
 
 
@@ -55,17 +57,19 @@ def _body(limit: int) -> bytes:
 
 
 def _report_id() -> str | None:
+    """The report id: each header present must be well formed; the first one present counts."""
+    found = []
     for header in REPORT_ID_HEADERS:
         value = request.headers.get(header)
         if value is not None:
             if not _REPORT_ID.fullmatch(value):
                 raise BadRequest(f"{header} must be 1 to 128 visible ASCII characters.")
-            return value
-    return None
+            found.append(value)
+    return found[0] if found else None
 
 
 def receive_report() -> Response:
-    options = allow_methods("POST")
+    options = allow("POST")
     if options is not None:
         return options
     state = get_collector_state()

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.expression import ColumnElement, Executable
 
 from ..storage.engines import LazyEngine
-from ..storage.store import create_missing_tables, run_transaction
+from ..storage.transactions import create_missing_tables, run_transaction
 from .payload import Received
 from .statements import (
     COMMAND,

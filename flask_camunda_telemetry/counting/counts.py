@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 from ..forking import ForkAware
 
-__all__ = ["PendingCounts"]
+__all__ = ["PendingCounts", "ReportedCounts"]
 
 
 def _add_into(target: dict[str, int], deltas: Mapping[str, int]) -> None:
@@ -67,3 +67,35 @@ class PendingCounts(ForkAware):
         with self._lock:
             self._pending = {}
             self._confirmed = {}
+
+
+class ReportedCounts(ForkAware):
+    """What this process has reported of its own counts (process scope): the document shows
+    the totals minus this, and the totals themselves are never lowered by a report.
+
+    .. versionadded:: 0.2.0
+    """
+
+    fork_fresh = {"_lock": threading.Lock, "_reported": dict}
+    _lock: threading.Lock
+    _reported: dict[str, int]
+
+    def add(self, counts: Mapping[str, int]) -> None:
+        """``counts`` were reported."""
+        with self._lock:
+            _add_into(self._reported, counts)
+
+    def unreported(self, totals: Mapping[str, int]) -> dict[str, int]:
+        """``totals`` minus what was reported, without the names left at zero."""
+        with self._lock:
+            reported = self._reported
+            return {name: n - reported.get(name, 0) for name, n in totals.items() if n > reported.get(name, 0)}
+
+    def cover(self, totals: Mapping[str, int]) -> None:
+        """Count everything in ``totals`` as reported (consent given: nothing before it is sent)."""
+        with self._lock:
+            self._reported = dict(totals)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._reported = {}

@@ -7,21 +7,42 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import Protocol
 
 from .environment import python_runtime
 from .metrics import INTERNAL_NAMES, output_name
-from .model import ApplicationServer, Count, Database, Internals, Product, TelemetryData
+from .model import ApplicationServer, Count, Database, Internals, LicenseKey, Product, TelemetryData
 
-if TYPE_CHECKING:
-    from ..config import TelemetryConfig
+__all__ = ["DocumentSettings", "build_document"]
 
-__all__ = ["build_document"]
+
+class DocumentSettings(Protocol):
+    """What the document takes from the configuration (``config.TelemetryConfig`` has it all).
+
+    .. versionadded:: 0.2.0
+    """
+
+    @property
+    def product_name(self) -> str: ...
+    @property
+    def product_version(self) -> str: ...
+    @property
+    def edition(self) -> str: ...
+    @property
+    def license_key(self) -> LicenseKey | None: ...
+    @property
+    def redact_license(self) -> bool: ...
+    @property
+    def integrations(self) -> Sequence[str]: ...
+    @property
+    def webapps(self) -> Sequence[str]: ...
+    @property
+    def metric_names(self) -> str: ...
 
 
 def build_document(
-    config: TelemetryConfig,
+    config: DocumentSettings,
     *,
     installation: str,
     database: Database,

@@ -53,7 +53,7 @@ class Jdk:
 
 @dataclass(frozen=True)
 class LicenseKey:
-    """A parsed license key (see :func:`flask_camunda_telemetry.license.parse_license_key`)."""
+    """A parsed license key (see :func:`~flask_camunda_telemetry.parse_license_key`)."""
 
     customer: str | None
     type: str | None

@@ -21,6 +21,7 @@ __all__ = [
     "DashKeyedSchema",
     "ErrorSchema",
     "TelemetryConfigurationSchema",
+    "TelemetryConsentSchema",
     "TelemetryDataSchema",
     "format_camunda_datetime",
 ]
@@ -174,6 +175,15 @@ class TelemetryConfigurationSchema(Schema):
         unknown = EXCLUDE
 
     enableTelemetry = fields.Boolean(required=True, allow_none=False, truthy={True}, falsy={False})  # noqa: N815
+
+
+class TelemetryConsentSchema(Schema):
+    """``GET /telemetry/configuration``: ``{"enableTelemetry": true|false|null}`` (null: undecided).
+
+    .. versionadded:: 0.2.0
+    """
+
+    enableTelemetry = fields.Boolean(required=True, allow_none=True)  # noqa: N815
 
 
 class ErrorSchema(Schema):

@@ -15,6 +15,7 @@ from ..document.schemas import (
     CamundaDateTime,
     ErrorSchema,
     TelemetryConfigurationSchema,
+    TelemetryConsentSchema,
     TelemetryDataSchema,
 )
 
@@ -37,8 +38,8 @@ def _operations() -> dict[str, dict[str, Any]]:
                 "operationId": "getTelemetryData",
                 "tags": ["Telemetry"],
                 "summary": "Fetch telemetry data",
-                "description": "The telemetry data of this installation, as Camunda 7 returns it. "
-                "Nothing is ever sent anywhere.",
+                "description": "The telemetry data of this installation, as Camunda 7 returns it: what a "
+                "report sends, when CAMUNDA_TELEMETRY_REPORT_URL is set and the owner consented.",
                 "responses": {
                     "200": {"description": "Request successful.", "content": {_JSON: {"schema": "TelemetryData"}}},
                     "401": _error("The authorize hook requires authentication."),
@@ -47,27 +48,44 @@ def _operations() -> dict[str, dict[str, Any]]:
                 },
             }
         },
-        "/telemetry/configuration": {
-            "get": {
-                "operationId": "getTelemetryConfiguration",
-                "tags": ["Telemetry"],
-                "summary": "Fetch telemetry configuration",
-                "description": "Always {\"enableTelemetry\": false}, as in Camunda 7.22+: nothing is sent.",
-                "responses": {
-                    "200": {"description": "Request successful.",
-                            "content": {_JSON: {"schema": "TelemetryConfiguration"}}},
-                },
+        "/telemetry/configuration": _configuration(),
+    }
+
+
+def _configuration() -> dict[str, Any]:
+    return {
+        "get": {
+            "operationId": "getTelemetryConfiguration",
+            "tags": ["Telemetry"],
+            "summary": "Fetch telemetry configuration",
+            "description": "With CAMUNDA_TELEMETRY_REPORT_URL set: the consent every process on the database "
+            "shares (true, false, or null while undecided). Without it: always false, as in Camunda 7.22+, "
+            "and nothing is ever sent.",
+            "responses": {
+                "200": {"description": "Request successful.",
+                        "content": {_JSON: {"schema": "TelemetryConsent"}}},
+                "401": _error("The authorize hook requires authentication (with REPORT_URL)."),
+                "403": _error("The authorize hook refused the request (with REPORT_URL).",
+                              "CamundaAuthorizationError"),
+                "503": _error("The telemetry database cannot be reached (with REPORT_URL)."),
             },
-            "post": {
-                "operationId": "configureTelemetry",
-                "tags": ["Telemetry"],
-                "summary": "Configure telemetry",
-                "description": "Accepted and ignored, as in Camunda 7.22+.",
-                "requestBody": {"required": True, "content": {_JSON: {"schema": "TelemetryConfiguration"}}},
-                "responses": {
-                    "204": {"description": "Request successful."},
-                    "400": _error("The body is not JSON, or enableTelemetry is missing or not a boolean."),
-                },
+        },
+        "post": {
+            "operationId": "configureTelemetry",
+            "tags": ["Telemetry"],
+            "summary": "Configure telemetry",
+            "description": "With CAMUNDA_TELEMETRY_REPORT_URL set: stores the consent for every process "
+            "(false or undecided to true starts the counts the document shows from zero). Without it: "
+            "accepted and ignored, as in Camunda 7.22+.",
+            "requestBody": {"required": True, "content": {_JSON: {"schema": "TelemetryConfiguration"}}},
+            "responses": {
+                "204": {"description": "Request successful."},
+                "400": _error("The body is not JSON, or enableTelemetry is missing or not a boolean."),
+                "401": _error("The authorize hook requires authentication (with REPORT_URL)."),
+                "403": _error("The authorize hook refused the request (with REPORT_URL).",
+                              "CamundaAuthorizationError"),
+                "415": _error("The content type is not application/json (with REPORT_URL)."),
+                "503": _error("The telemetry database cannot be reached (with REPORT_URL)."),
             },
         },
     }
@@ -80,6 +98,7 @@ def add_to_spec(spec: APISpec, url_prefix: str = "") -> APISpec:
         plugin.map_to_openapi_type(CamundaDateTime, "string", None)
     spec.components.schema("TelemetryData", schema=TelemetryDataSchema)
     spec.components.schema("TelemetryConfiguration", schema=TelemetryConfigurationSchema)
+    spec.components.schema("TelemetryConsent", schema=TelemetryConsentSchema)
     spec.components.schema("CamundaError", schema=ErrorSchema)
     spec.components.schema("CamundaAuthorizationError", schema=AuthorizationErrorSchema)
     for path, operations in _operations().items():

@@ -9,12 +9,12 @@ import json
 import logging
 from typing import Any
 
-from flask import Response, current_app
-from werkzeug.exceptions import HTTPException
+from flask import Blueprint, Response, current_app
+from werkzeug.exceptions import HTTPException, default_exceptions
 
 from ..exceptions import DatabaseUnavailableError
 
-__all__ = ["authorization_error", "error_response", "handle_exception", "json_response"]
+__all__ = ["authorization_error", "error_response", "handle_exception", "json_response", "register_json_errors"]
 
 log = logging.getLogger("flask_camunda_telemetry")
 
@@ -83,3 +83,11 @@ def handle_exception(exc: Exception) -> Response:
         type_="ProcessEngineException",
         code=0,
     )
+
+
+def register_json_errors(blueprint: Blueprint) -> None:
+    """Answer every error of ``blueprint``'s routes with :func:`handle_exception`."""
+    # By code as well: Flask prefers an app's handler for a code over a blueprint's for a class.
+    for code in default_exceptions:
+        blueprint.register_error_handler(code, handle_exception)
+    blueprint.register_error_handler(Exception, handle_exception)

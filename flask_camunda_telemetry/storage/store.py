@@ -10,15 +10,14 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import threading
-import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, Table, and_, delete, false, func, insert, literal, or_, select, update
+from sqlalchemy import Engine, and_, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.expression import Executable
 
 from ..document.environment import detect_database
@@ -27,8 +26,9 @@ from ..exceptions import DatabaseUnavailableError
 from ..forking import ForkAware
 from .engines import LazyEngine
 from .tables import TelemetryTables
+from .transactions import ATTEMPTS, create_missing_tables, run_transaction
 
-__all__ = ["INSTALLATION_ID", "META", "START_DATE", "TelemetryStore", "create_missing_tables", "run_transaction"]
+__all__ = ["INSTALLATION_ID", "META", "START_DATE", "TelemetryStore"]
 
 #: The property Camunda stores its installation id under.
 INSTALLATION_ID = "camunda.installation.id"
@@ -46,77 +46,7 @@ def _from_micros(value: int) -> dt.datetime:
     return (_EPOCH + dt.timedelta(microseconds=value)).astimezone()
 
 T = TypeVar("T")
-
-_TRANSIENT = ("deadlock", "lock wait timeout", "database is locked", "could not serialize", "busy")
-_ATTEMPTS = 12
-
-
-def _is_transient(exc: BaseException) -> bool:
-    text = str(getattr(exc, "orig", exc)).lower()
-    return any(marker in text for marker in _TRANSIENT)
-
-
 _KEPT = "Counts are kept in memory and written when it is back; retry later."
-
-
-def run_transaction(engine: Engine, action: str, work: Callable[[Connection], T], hint: str) -> T:
-    """Run ``work`` in a transaction, retrying lock conflicts; map outages to one error whose
-    message ends with ``hint`` (what the caller does meanwhile).
-
-    .. versionadded:: 0.2.0
-    """
-    delay = 0.01
-    reconnected = False
-    for attempt in range(_ATTEMPTS):
-        try:
-            with engine.begin() as conn:
-                return work(conn)
-        except IntegrityError:
-            raise
-        except DBAPIError as exc:
-            if exc.connection_invalidated and not reconnected and attempt < _ATTEMPTS - 1:
-                # A pooled connection was dead (the server restarted; the host's engine may
-                # have no pre-ping): the pool is invalidated, so retry once at once, fresh.
-                reconnected = True
-                continue
-            if _is_transient(exc) and attempt < _ATTEMPTS - 1:
-                time.sleep(delay)
-                delay = min(delay * 2, 0.5)
-                continue
-            raise DatabaseUnavailableError(
-                f"Cannot {action}: the telemetry database is unavailable ({exc.orig!s}). {hint}"
-            ) from exc
-        except SQLAlchemyError as exc:
-            raise DatabaseUnavailableError(f"Cannot {action}: {exc!s}") from exc
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _exists(engine: Engine, table: Table) -> bool:
-    try:
-        with engine.connect() as conn:
-            conn.execute(select(literal(1)).select_from(table).where(false()))
-        return True
-    except DBAPIError:
-        return False
-
-
-def create_missing_tables(engine: Engine, tables: Iterable[Table], command: str) -> None:
-    """Create those of ``tables`` that are missing (with their indexes); tolerates another
-    process doing the same. ``command`` is what to run once the database is reachable.
-
-    .. versionadded:: 0.2.0
-    """
-    for table in tables:
-        if _exists(engine, table):
-            continue
-        try:
-            table.create(engine)
-        except DBAPIError as exc:
-            if not _exists(engine, table):  # it was not a concurrent creation that won
-                raise DatabaseUnavailableError(
-                    f"Cannot create table {table.name!r}: {exc.orig!s}. Run '{command}' "
-                    "once the database is reachable."
-                ) from exc
 
 
 class TelemetryStore(ForkAware):
@@ -170,7 +100,7 @@ class TelemetryStore(ForkAware):
     def _settle(self, what: str, read: Callable[[Connection], T | None], first: Callable[[], Executable | None]) -> T:
         """Read a value; while it is missing, run ``first()``'s statement so that exactly one
         writer wins (a duplicate insert is ignored), then read what the database holds."""
-        for _ in range(_ATTEMPTS):
+        for _ in range(ATTEMPTS):
             value = self._retry(f"read {what}", read)
             if value is not None:
                 return value

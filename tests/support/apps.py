@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, abort
+from flask import Flask, abort, request
 from flask.views import MethodView
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.orm import Mapped, mapped_column
 
-from flask_camunda_telemetry import TelemetryExt
+from flask_camunda_telemetry import AuthenticationRequired, AuthorizationDenied, TelemetryExt
 
 
 def make_app(database_url: str | None, instance: Path, ext: TelemetryExt | None = None, **config: Any) -> Flask:
@@ -72,3 +72,33 @@ def host_app(instance: Path, **config: Any) -> tuple[Flask, SQLAlchemy]:
         return {"items": db.session.query(Item).count()}
 
     return app, db
+
+
+def admin_by_header() -> bool:
+    """An ``authorize`` hook: the user named in ``X-User`` may read if it is ``admin``; no
+    header is unauthenticated (401), another user is denied (403)."""
+    user = request.headers.get("X-User")
+    if user is None:
+        raise AuthenticationRequired()
+    if user != "admin":
+        raise AuthorizationDenied(user)
+    return True
+
+
+#: Reporting settings for tests: consent from the start, reports only when asked, short timeouts.
+REPORTING = {
+    "CAMUNDA_TELEMETRY_INITIALIZE": True,
+    "CAMUNDA_TELEMETRY_REPORT_DELAY": 3600,  # tests that want the thread to report set 0
+    "CAMUNDA_TELEMETRY_REPORT_INTERVAL": 3600,
+    "CAMUNDA_TELEMETRY_REPORT_TIMEOUT": 2,
+    "CAMUNDA_TELEMETRY_REPORT_RETRIES": 0,
+    "CAMUNDA_TELEMETRY_FLUSH_INTERVAL": 3600,
+}
+
+
+def reporting_app(
+    database_url: str, instance: Path, report_url: str, ext: TelemetryExt | None = None, **config: Any
+) -> Flask:
+    """:func:`make_app` reporting to ``report_url``, with :data:`REPORTING` unless overridden."""
+    settings = {**REPORTING, "CAMUNDA_TELEMETRY_REPORT_URL": report_url, **config}
+    return make_app(database_url, instance, ext, **settings)

@@ -12,14 +12,14 @@ import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .databases import unavailable
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, ConsoleMessage, Error, Page
 
-__all__ = ["CHROMIUM", "PageErrors", "open_browser"]
+__all__ = ["CHROMIUM", "PageErrors", "checked_page", "open_browser"]
 
 CHROMIUM = os.environ.get("CAMUNDA_TELEMETRY_TEST_CHROMIUM", "/usr/bin/chromium")
 _FLAGS = [
@@ -64,3 +64,17 @@ class PageErrors:
 
     def _exception(self, error: Error) -> None:
         self.messages.append(f"uncaught: {error}")
+
+
+@contextmanager
+def checked_page(browser: Browser, **options: Any) -> Iterator[Page]:
+    """A page in a new browser context made with ``options`` (viewport, color_scheme,
+    java_script_enabled, ...); fails afterwards if the page reported an error."""
+    context = browser.new_context(**options)
+    try:
+        page = context.new_page()
+        errors = PageErrors(page)
+        yield page
+    finally:
+        context.close()
+    assert not errors.messages, errors.messages

@@ -132,3 +132,14 @@ def execute(url: str, *statements: str) -> None:
                 conn.execute(sa.text(statement))
     finally:
         engine.dispose()
+
+
+def count_rows(url: str, kind: str, table: str = "camunda_telemetry_count") -> dict[str, int]:
+    """``{name: total}`` of the rows of ``kind`` in the counts table, read directly."""
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text(f"SELECT name, total FROM {table} WHERE kind = :k"), {"k": kind})
+            return {name: int(total) for name, total in rows}
+    finally:
+        engine.dispose()

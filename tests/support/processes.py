@@ -25,6 +25,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from .documents import Counts, counts
 from .net import free_port
 from .serving_app import ALL_METRICS, PID_HEADER
 
@@ -40,6 +41,7 @@ __all__ = [
     "drive",
     "flask_cli",
     "free_port",
+    "gunicorn_options",
     "read_everywhere",
     "serve",
     "server_env",
@@ -51,7 +53,7 @@ __all__ = [
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-#: The WSGI app every server runs.
+#: The WSGI app the servers run unless told otherwise.
 APP_FACTORY = "tests.support.serving_app:create_app"
 #: The example engine (``example_app/``), for tests that serve it as a user would.
 EXAMPLE_APP = "example_app:create_app"
@@ -117,10 +119,16 @@ class Server:
     def pid(self) -> int:
         return self.process.pid
 
-    def request(self, method: str, path: str, timeout: float = 30.0) -> Reply:
+    def request(
+        self, method: str, path: str, timeout: float = 30.0, json_body: Any = None
+    ) -> Reply:
+        """One request; ``json_body`` is sent as ``application/json``."""
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
-            conn.request(method, path, body=b"" if method == "POST" else None)
+            if json_body is not None:
+                conn.request(method, path, body=json.dumps(json_body), headers={"Content-Type": "application/json"})
+            else:
+                conn.request(method, path, body=b"" if method == "POST" else None)
             response = conn.getresponse()
             body = response.read()
             pid = response.getheader(PID_HEADER)
@@ -174,7 +182,7 @@ class Server:
         return self.process.returncode
 
 
-def _gunicorn_options() -> list[str]:
+def gunicorn_options() -> list[str]:
     """gunicorn 24+ opens a control socket (and a thread for it) in the master, at one path per
     user: switched off, so that servers of parallel tests do not share it."""
     import gunicorn.config
@@ -191,7 +199,7 @@ def _command(kind: str, port: int, args: Iterable[str], app: str) -> list[str]:
             "--workers", "4",
             "--graceful-timeout", "20",
             "--log-level", "info",
-            *_gunicorn_options(),
+            *gunicorn_options(),
             *args,
             f"{app}()",
         ]
@@ -269,19 +277,6 @@ def drive(
         return list(pool.map(send, list(requests)))
 
 
-#: (commands, metrics) as ``{name: count}`` each.
-Counts = tuple[dict[str, int], dict[str, int]]
-
-
-def counts(doc: Mapping[str, Any]) -> Counts:
-    """The commands and metrics of a document, as ``{name: count}``."""
-    internals = doc["product"]["internals"]
-    return (
-        {name: entry["count"] for name, entry in internals["commands"].items()},
-        {name: entry["count"] for name, entry in internals["metrics"].items()},
-    )
-
-
 def assert_served(server: Server, replies: Iterable[tuple[tuple[str, str], Reply, float]]) -> None:
     """Every request got its normal answer (the view's 404 for a missing instance, else 200)."""
     wrong = [
@@ -316,15 +311,17 @@ def shared_counts(database_url: str) -> Counts:
     return commands, metrics
 
 
-def read_everywhere(server: Server, minimum: int = 16, deadline: float = 30.0) -> list[tuple[int, dict[str, Any]]]:
-    """Read ``/telemetry/data`` at least ``minimum`` times, several reads at once, until every
+def read_everywhere(
+    server: Server, minimum: int = 16, deadline: float = 30.0, path: str = "/telemetry/data"
+) -> list[tuple[int, dict[str, Any]]]:
+    """Read ``path`` (JSON) at least ``minimum`` times, several reads at once, until every
     process of ``server`` (each gunicorn worker alive at the end) has answered at least once.
     Returns ``(pid, document)`` for every read, in order."""
     reads: list[tuple[int, dict[str, Any]]] = []
     end = time.monotonic() + deadline
     with ThreadPoolExecutor(8) as pool:
         while True:
-            for doc, pid in pool.map(lambda _: server.telemetry(), range(8)):
+            for doc, pid in pool.map(lambda _: server.telemetry(path), range(8)):
                 assert pid is not None
                 reads.append((pid, doc))
             workers = server.worker_pids() or {server.pid}

@@ -1,0 +1,101 @@
+"""The page blueprint: ``GET /telemetry/`` (HTML) and its static files.
+
+The page is guarded by the ``authorize`` hook as the data is, and carries a strict
+``Content-Security-Policy``: the CSS and JavaScript are files of this package, nothing is inline
+and nothing comes from another origin. Its refusals and a database outage are HTML pages with the
+same status codes as the JSON routes'; every other error (a wrong method, a missing static file)
+is JSON in Camunda's shape, as under the rest of ``/telemetry/``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, current_app, render_template, request, url_for
+
+from ..exceptions import DatabaseUnavailableError
+from ..rest.guards import ANY_METHOD, WWW_AUTHENTICATE, Refusal, admit
+from ..rest.responses import register_json_errors
+from ..state import OPENAPI_ENDPOINT, get_state
+from .context import now, page_context
+
+__all__ = ["CONTENT_SECURITY_POLICY", "PAGE_BLUEPRINT_NAME", "make_page_blueprint"]
+
+PAGE_BLUEPRINT_NAME = "camunda_telemetry_page"
+#: No inline script or style, nothing from another origin, no framing; forms only to the page.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+_QUERY_LIMIT = 255  # a command name is at most 255 characters
+
+log = logging.getLogger("flask_camunda_telemetry")
+
+
+def _error_page(status: int, title: str, message: str) -> Response:
+    html = render_template("camunda_telemetry/error.html", status=status, title=title, message=message)
+    return current_app.response_class(html, status=status, mimetype="text/html")
+
+
+def _refusal_page(refusal: Refusal) -> Response:
+    if refusal.status == 401:
+        response = _error_page(401, "Sign in to read the telemetry", refusal.message)
+        response.headers["WWW-Authenticate"] = WWW_AUTHENTICATE
+        return response
+    who = "This request" if refusal.user_id is None else f"The user '{refusal.user_id}'"
+    return _error_page(403, "Not allowed", f"{who} may not read the telemetry data of this installation.")
+
+
+def telemetry_page() -> Response:
+    stop = admit(("GET", "HEAD"), _refusal_page)
+    if stop is not None:
+        return stop
+    state = get_state()
+    state.observe_server(request.environ)
+    openapi_url = url_for(OPENAPI_ENDPOINT) if state.config.openapi_url else None
+    try:
+        context = page_context(
+            state.collect(),
+            state.config,
+            state.reporting,
+            query=request.args.get("q", "")[:_QUERY_LIMIT],
+            openapi_url=openapi_url,
+            now=now(),
+        )
+    except DatabaseUnavailableError as exc:
+        log.warning("telemetry page unavailable: %s", exc)
+        response = _error_page(503, "The telemetry database cannot be reached", str(exc))
+        response.headers["Retry-After"] = "10"
+        return response
+    html = render_template("camunda_telemetry/page.html", page=context)
+    return current_app.response_class(html, mimetype="text/html")
+
+
+def _secure(response: Response) -> Response:
+    if response.mimetype == "text/html":
+        for name, value in _HEADERS.items():
+            response.headers.setdefault(name, value)
+    return response
+
+
+def make_page_blueprint() -> Blueprint:
+    """The page; registered once per configured URL prefix, next to the JSON routes."""
+    blueprint = Blueprint(
+        PAGE_BLUEPRINT_NAME,
+        __name__,
+        template_folder="templates",
+        static_folder="static",
+        static_url_path="/telemetry/static",
+    )
+    blueprint.add_url_rule(
+        "/telemetry/", view_func=telemetry_page, methods=ANY_METHOD, provide_automatic_options=False
+    )
+    blueprint.after_request(_secure)
+    register_json_errors(blueprint)
+    return blueprint

@@ -1,0 +1,146 @@
+"""One report: a snapshot of the document, checked, then POSTed up to ``1 + REPORT_RETRIES``
+times with exponential backoff and jitter, under one report id.
+
+.. versionadded:: 0.2.0
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
+
+from .client import INVALID, Answer
+from .payload import Snapshot, encode, problems, report_body, report_headers, report_id
+
+if TYPE_CHECKING:
+    from ..config import TelemetryConfig
+
+__all__ = [
+    "AppGoneError",
+    "Confirmation", "Delivery", "Outcome", "ReportResult", "ReportSource", "Sender",
+    "backoff_cap",
+    "now",
+]
+
+log = logging.getLogger("flask_camunda_telemetry")
+
+#: (time, HTTP status or 0, failure code or 0) of an attempt.
+Outcome = tuple[dt.datetime, int, int]
+#: (start date the report carried, send time, counts sent by kind) of a success.
+Confirmation = tuple[dt.datetime, dt.datetime, Any]
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now().astimezone()
+
+
+def backoff_cap(retry: int) -> float:
+    """The longest wait before the ``retry``-th retry (seconds): 0.5, 1, 2, ... at most 30.
+    The wait is between half of it and all of it."""
+    return min(0.5 * 2.0 ** (retry - 1), 30.0)
+
+
+class AppGoneError(RuntimeError):
+    """The app a reporter works for was garbage-collected: its thread ends."""
+
+
+class ReportSource(Protocol):
+    """What reporting needs from the app's state."""
+
+    def flush(self) -> None:
+        """Cluster scope: write this process's counts to the database now."""
+
+    def snapshot(self) -> Snapshot:
+        """The document now (cluster scope: after flushing this process's counts)."""
+
+    def confirm(self, snapshot: Snapshot, sent_at: dt.datetime) -> bool:
+        """Process scope: the snapshot was reported at ``sent_at``."""
+
+    def cover(self, since: dt.datetime) -> None:
+        """Process scope: consent was given at ``since``; nothing counted before is sent."""
+
+    def app_context(self) -> AbstractContextManager[object]:
+        """The app's context; raises AppGoneError once the app is gone."""
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    """What ``report_now`` sent (or, for a dry run, would send) and what came back.
+
+    .. versionadded:: 0.2.0
+    """
+
+    body: bytes
+    headers: dict[str, str]
+    answer: Answer | None
+    confirmed: bool
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What came of one report: the outcome to record (None: nothing to record), the
+    confirmation to make (None: not delivered), the snapshot sent and the last answer."""
+
+    outcome: Outcome | None
+    confirm: Confirmation | None
+    snapshot: Snapshot
+    answer: Answer | None
+
+
+class Sender:
+    """Builds and sends one app's reports (the body, the headers, the attempts)."""
+
+    def __init__(self, config: TelemetryConfig, post: Callable[..., Answer], sender: Callable[[], str]) -> None:
+        assert config.report_url is not None
+        self.url: str = config.report_url
+        self._config = config
+        self._post = post
+        self._sender = sender
+        parts = urlsplit(self.url)
+        self.where = f"{parts.scheme}://{parts.netloc}{parts.path}"  # never the query: it may hold a token
+
+    def build(self, snapshot: Snapshot) -> tuple[bytes, dict[str, str]]:
+        """The body and the headers of the report of ``snapshot``."""
+        report = report_id(snapshot.data.installation, self._sender(), snapshot.start)
+        return encode(report_body(snapshot)), report_headers(self._config.report_headers, report)
+
+    def deliver(
+        self, snapshot: Snapshot, attempts: int, stop: threading.Event, consented: Callable[[], bool]
+    ) -> Delivery:
+        """Check ``snapshot`` and POST it up to ``attempts`` times; give up when ``stop`` is set
+        (between attempts) or consent was withdrawn (before each attempt)."""
+        found = problems(snapshot.data)
+        if found:
+            log.warning("telemetry report not sent: the document is invalid (%s)", "; ".join(found))
+            return Delivery((now(), 0, INVALID), None, snapshot, None)
+        body, headers = self.build(snapshot)
+        report = headers["Telemetry-Report-Id"]
+        answer: Answer | None = None
+        for attempt in range(attempts):
+            if attempt:
+                cap = backoff_cap(attempt)
+                if stop.wait(cap / 2 + random.uniform(0, cap / 2)):
+                    return Delivery(None, None, snapshot, answer)  # shutting down: give up
+            if not consented():  # right before every attempt: a withdrawal stops even a report due
+                log.info("telemetry report %s not sent: consent was withdrawn", report)
+                return Delivery(None, None, snapshot, answer)
+            sent_at = now()
+            log.debug("sending telemetry report %s to %s: %s", report, self.where, body.decode())
+            answer = self._post(self.url, body, headers, self._config.report_timeout)
+            if answer.ok:
+                log.info("telemetry report %s sent to %s: %s", report, self.where, answer.message)
+                confirm = (snapshot.start, sent_at, snapshot.counts)
+                return Delivery((sent_at, answer.status or 0, 0), confirm, snapshot, answer)
+            log.warning(
+                "telemetry report %s to %s failed (attempt %d of %d): %s",
+                report, self.where, attempt + 1, attempts, answer.message,
+            )
+        assert answer is not None
+        return Delivery((now(), answer.status or 0, answer.failure), None, snapshot, answer)
