@@ -14,18 +14,19 @@ and then, at that size:
 
 Goals: ingest within 2x of the bare insert, the overview under 300 ms.
 
-Run alone: ``python -m benchmarks.collector_scale`` (``--quick``: 1,000 installations).
+Run alone: ``python -m benchmarks.collector_scale`` (``--quick``: 1,000 installations); without a
+reachable PostgreSQL the section says so and measures nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import functools
 import io
 import json
 import random
-import statistics
 import sys
 import time
 import uuid
@@ -41,7 +42,9 @@ from flask_camunda_telemetry.collector import TelemetryCollector, get_collector_
 from flask_camunda_telemetry.collector.payload import Received, read_report
 from flask_camunda_telemetry.collector.store import COMMAND, ENVIRONMENT, METRIC, CollectorStore
 
-__all__ = ["measure", "options", "report"]
+from . import harness
+
+__all__ = ["add_arguments", "measure", "report"]
 
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 GOAL_RATIO = 2.0
@@ -56,15 +59,15 @@ ENVIRONMENTS = (("PostgreSQL", "gunicorn", "CPython", "3.12.1"), ("MariaDB", "wa
                 ("SQLite", "Werkzeug", "CPython", "3.12.1"), ("MySQL", "uWSGI", "PyPy", "3.10.13"))
 
 
-def options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--installations", type=int, default=10_000)
-    parser.add_argument("--reports", type=int, default=30, help="reports per installation")
-    parser.add_argument("--rounds", type=int, default=20, help="alternating ingest rounds per mode")
-    parser.add_argument("--batch", type=int, default=100, help="reports per ingest round")
-    parser.add_argument("--requests", type=int, default=30, help="timed requests per read")
-    parser.add_argument("--admin-url", default=ADMIN_URL)
-    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
-    parser.add_argument("--quick", action="store_true", help="1,000 installations, fewer rounds")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("collector-scale")
+    group.add_argument("--collector-installations", type=int, default=10_000, help="default 10,000; --quick 1,000")
+    group.add_argument("--collector-reports", type=int, default=30, help="reports per installation (default 30)")
+    group.add_argument("--collector-rounds", type=int, default=20, help="ingest rounds (default 20; --quick 8)")
+    group.add_argument("--collector-batch", type=int, default=100, help="reports per mode and round (default 100)")
+    group.add_argument("--collector-requests", type=int, default=30, help="timed requests per read (default 30)")
+    group.add_argument("--collector-admin-url", default=ADMIN_URL, help=f"a PostgreSQL admin URL (default {ADMIN_URL})")
+    group.add_argument("--collector-keep", action="store_true", help="keep the filled database afterwards")
 
 
 # -- the reports ----------------------------------------------------------------------------
@@ -227,93 +230,108 @@ def _ingest_rounds(app: Flask, store: CollectorStore, fresh: Iterator[tuple[Rece
     return rates
 
 
-def measure(args: argparse.Namespace) -> dict[str, Any]:
-    installations = 1_000 if args.quick else args.installations
-    rounds = 8 if args.quick else args.rounds
-    admin = sa.create_engine(args.admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
+@contextlib.contextmanager
+def fresh_database(admin_url: str, keep: bool) -> Iterator[str]:
+    """A new database on the server of ``admin_url``; dropped afterwards unless ``keep``."""
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool,
+                             connect_args={"connect_timeout": 5})
     name = f"bench_collector_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"CREATE DATABASE {name}"))
-    url = sa.make_url(args.admin_url).set(database=name).render_as_string(hide_password=False)
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     try:
-        app = Flask("bench_collector")
-        app.config["CAMUNDA_TELEMETRY_COLLECTOR_DATABASE_URI"] = url
-        TelemetryCollector(app)
-        store = get_collector_state(app).store
-        store.create_tables()
-        start = time.perf_counter()
-        stored = fill(store, url, installations, args.reports, now - dt.timedelta(hours=2))
-        fill_seconds = time.perf_counter() - start
-        # the fleet's next reports (a new period of each installation), received after the fill
-        extra = -(-2 * rounds * args.batch // installations)  # enough new periods for every round
-        fresh = fleet(installations, range(args.reports, args.reports + extra), now)
-        rates = _ingest_rounds(app, store, fresh, rounds, args.batch)
-        some = store.installations(limit=1)[0].installation
-        reads = {
-            "overview page": "/collector/",
-            "usage API, all": "/collector/api/usage",
-            "usage API, one installation": f"/collector/api/usage?installation={some}",
-            "usage API, last 7 days": f"/collector/api/usage?since={(now - dt.timedelta(days=7)).date()}",
-            "usage API, one version": "/collector/api/usage?version=7.21.0",
-            "installations API": "/collector/api/installations",
-            "installation page": f"/collector/installations/{some}",
-        }
-        latency = {label: timed(functools.partial(_get, app, path), args.requests) for label, path in reads.items()}
-        with store.engine.connect() as conn:
-            sizes = {table.name: conn.execute(sa.text(f"SELECT pg_total_relation_size('{table.name}')")).scalar_one()
-                     for table in store.tables.all()}
-            count_rows = conn.execute(sa.select(sa.func.count()).select_from(store.tables.count)).scalar_one()
-        get_collector_state(app).close()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"CREATE DATABASE {name}"))
+        yield sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     finally:
-        if not args.keep:
-            with admin.connect() as conn:
+        if not keep:
+            with contextlib.suppress(sa.exc.DBAPIError), admin.connect() as conn:
                 conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         admin.dispose()
+
+
+def _reads(store: CollectorStore, now: dt.datetime) -> dict[str, str]:
+    some = store.installations(limit=1)[0].installation
+    return {
+        "overview page": "/collector/",
+        "usage API, all": "/collector/api/usage",
+        "usage API, one installation": f"/collector/api/usage?installation={some}",
+        "usage API, last 7 days": f"/collector/api/usage?since={(now - dt.timedelta(days=7)).date()}",
+        "usage API, one version": "/collector/api/usage?version=7.21.0",
+        "installations API": "/collector/api/installations",
+        "installation page": f"/collector/installations/{some}",
+    }
+
+
+def _at_scale(url: str, args: argparse.Namespace, installations: int, rounds: int) -> dict[str, Any]:
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    app = Flask("bench_collector")
+    app.config["CAMUNDA_TELEMETRY_COLLECTOR_DATABASE_URI"] = url
+    TelemetryCollector(app)
+    store = get_collector_state(app).store
+    store.create_tables()
+    start = time.perf_counter()
+    stored = fill(store, url, installations, args.collector_reports, now - dt.timedelta(hours=2))
+    fill_seconds = time.perf_counter() - start
+    harness.log(f"  collector-scale: {stored:,} reports stored in {fill_seconds:.0f} s; ingest rounds ...")
+    # the fleet's next reports (new periods of each installation), received after the fill
+    extra = -(-2 * rounds * args.collector_batch // installations)
+    fresh = fleet(installations, range(args.collector_reports, args.collector_reports + extra), now)
+    rates = _ingest_rounds(app, store, fresh, rounds, args.collector_batch)
+    latency = {label: timed(functools.partial(_get, app, path), args.collector_requests)
+               for label, path in _reads(store, now).items()}
+    with store.engine.connect() as conn:
+        sizes = {table.name: conn.execute(sa.text(f"SELECT pg_total_relation_size('{table.name}')")).scalar_one()
+                 for table in store.tables.all()}
+        count_rows = conn.execute(sa.select(sa.func.count()).select_from(store.tables.count)).scalar_one()
+    get_collector_state(app).close()
     return {"installations": installations, "reports": stored, "count_rows": count_rows, "fill_seconds": fill_seconds,
-            "batch": args.batch, "rates": rates, "latency": latency, "sizes": sizes,
-            "database": name if args.keep else None}
+            "batch": args.collector_batch, "rates": rates, "latency": latency, "sizes": sizes}
+
+
+def measure(args: argparse.Namespace) -> dict[str, Any]:
+    installations = 1_000 if args.quick else args.collector_installations
+    rounds = 8 if args.quick else args.collector_rounds
+    try:
+        with fresh_database(args.collector_admin_url, args.collector_keep) as url:
+            results = _at_scale(url, args, installations, rounds)
+    except sa.exc.OperationalError as exc:
+        return {"skipped": f"PostgreSQL not reachable at {args.collector_admin_url} ({exc.orig})"}
+    results["database"] = sa.make_url(url).database if args.collector_keep else None
+    return results
 
 
 def report(results: dict[str, Any]) -> str:
+    title = "Collector at scale, PostgreSQL"
+    if "skipped" in results:
+        return f"{title}: skipped, {results['skipped']}\n"
     rates = results["rates"]
-    collector, bare = statistics.median(rates["collector"]), statistics.median(rates["bare insert"])
     ratios = sorted(b / c for b, c in zip(rates["bare insert"], rates["collector"], strict=True))
-    ratio = statistics.median(ratios)
-    overview = statistics.median(results["latency"]["overview page"])
+    ratio = harness.median(ratios)
+    overview = harness.median(results["latency"]["overview page"])
     lines = [
-        f"Collector at scale (PostgreSQL): {results['installations']:,} installations, {results['reports']:,} reports, "
-        f"{results['count_rows']:,} count rows; filled by COPY + rebuild in {results['fill_seconds']:.0f} s",
+        f"{title}: {results['installations']:,} installations, {results['reports']:,} reports, "
+        f"{results['count_rows']:,} count rows (filled by COPY and a rebuild in {results['fill_seconds']:.0f} s)",
+        f"   ingest: {len(ratios)} rounds of {results['batch']} reports per mode, the modes taking turns report by "
+        "report; one transaction per report",
         "",
-        f"Ingest, reports/s (median of {len(rates['collector'])} rounds of {results['batch']} reports per mode, "
-        "taking turns report by report; one transaction each):",
-        f"  collector (POST /collector/pings, WSGI)  {collector:8.0f}   rounds: "
-        + ", ".join(f"{r:.0f}" for r in rates["collector"]),
-        f"  bare insert of the same rows             {bare:8.0f}   rounds: "
-        + ", ".join(f"{r:.0f}" for r in rates["bare insert"]),
-        f"  bare / collector: {ratio:.2f}x, median of the rounds' ratios ({ratios[0]:.2f} to {ratios[-1]:.2f}); "
-        f"goal: within {GOAL_RATIO:.0f}x -> " + ("met" if ratio <= GOAL_RATIO else "MISSED"),
+        *harness.table(["reports/s", "median", "min", "max"], [
+            [mode, *(f"{f(values):.0f}" for f in (harness.median, min, max))] for mode, values in (
+                ("collector (POST /collector/pings, WSGI)", rates["collector"]),
+                ("bare insert of the same rows", rates["bare insert"]))]),
         "",
-        "Latency at that size, ms (median, 95th percentile):",
+        f"   {harness.mark(ratio <= GOAL_RATIO)} ingest within {GOAL_RATIO:.0f}x of the bare insert: "
+        f"{ratio:.2f}x (median of the rounds' ratios; {ratios[0]:.2f} to {ratios[-1]:.2f})",
+        "",
+        *harness.table(["latency at that size, ms", "median", "p95"], [
+            [label, f"{harness.median(times):.1f}", f"{harness.percentile(times, 95):.1f}"]
+            for label, times in results["latency"].items()]),
+        "",
+        f"   {harness.mark(overview < GOAL_OVERVIEW_MS)} overview page under {GOAL_OVERVIEW_MS:.0f} ms: "
+        f"{overview:.1f} ms",
+        "   tables: " + ", ".join(f"{name} {size / 2**20:.0f} MiB" for name, size in results["sizes"].items()),
     ]
-    for label, times in results["latency"].items():
-        p95 = sorted(times)[max(0, int(len(times) * 0.95) - 1)]
-        lines.append(f"  {label:30} {statistics.median(times):8.1f} {p95:8.1f}")
-    met = "met" if overview < GOAL_OVERVIEW_MS else "MISSED"
-    lines.append(f"  overview goal: under {GOAL_OVERVIEW_MS:.0f} ms -> {met}")
-    lines.append("")
-    sizes = results["sizes"].items()
-    lines.append("Table sizes: " + ", ".join(f"{name} {size / 2**20:.0f} MiB" for name, size in sizes))
     if results["database"]:
-        lines.append(f"Kept database {results['database']}.")
-    return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.collector_scale", description=__doc__.split("\n")[0])
-    options(parser)
-    print(report(measure(parser.parse_args(argv))))
+        lines.append(f"   kept database {results['database']}")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(harness.main(__spec__.name))

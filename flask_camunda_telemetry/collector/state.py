@@ -46,6 +46,8 @@ def get_collector_state(app: Flask | None = None) -> CollectorState:
     """The collector state of ``app`` (default: the current app).
 
     :raises NotInitializedError: no app and no app context, or ``init_app`` never ran on it.
+
+    .. versionadded:: 0.2.0
     """
     if app is None:
         if not has_app_context():
