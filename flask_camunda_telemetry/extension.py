@@ -14,6 +14,7 @@ from .counting.commands import install_counting_hook, mark_command, validate_com
 from .document.metrics import canonical_metric
 from .document.model import TelemetryData
 from .exceptions import AlreadyInitializedError, ConfigurationError
+from .hosting import ExtensionObject
 from .pages import PAGE_BLUEPRINT_NAME, make_page_blueprint
 from .rest.blueprint import BLUEPRINT_NAME, make_blueprint, serve_openapi
 from .rest.guards import ANY_METHOD
@@ -23,7 +24,6 @@ from .storage.store import TelemetryStore
 from .storage.tables import define_tables
 
 if TYPE_CHECKING:
-    from flask_sqlalchemy import SQLAlchemy
 
     from .prometheus import TelemetryCollector
     from .reporting import Reporting
@@ -71,7 +71,7 @@ def _prometheus_for(url: str | None) -> ModuleType | None:
         ) from None
 
 
-class TelemetryExt:
+class TelemetryExt(ExtensionObject):
     """Serve Camunda's ``GET /telemetry/data`` from a Flask app.
 
     :param app: the app; or call :meth:`init_app` later (app factory).
@@ -86,20 +86,6 @@ class TelemetryExt:
 
     Per-app state lives in ``app.extensions["camunda_telemetry"]``; one object can serve many apps.
     """
-
-    def __init__(
-        self,
-        app: Flask | None = None,
-        *,
-        db: SQLAlchemy | None = None,
-        authorize: Callable[[], Any] | None = None,
-        **options: Any,
-    ) -> None:
-        self.db = db
-        self.authorize = authorize
-        self._options = options
-        if app is not None:
-            self.init_app(app)
 
     def init_app(self, app: Flask) -> None:
         """Validate the config, then install the hook, the blueprint and the CLI on ``app``.
@@ -153,12 +139,6 @@ class TelemetryExt:
         """
         validate_command_name(name)
         return lambda view: mark_command(view, name)
-
-    def authorizer(self, hook: F) -> F:
-        """Decorator form of the ``authorize`` option; applies to apps initialized afterwards
-        and to those already initialized by this object."""
-        self.authorize = hook
-        return hook
 
     def count_command(self, name: str, n: int = 1, *, app: Flask | None = None) -> None:
         """Count a command run outside a request (a job, a CLI command)."""

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from typing import Any
 
-from flask import Flask, current_app, has_app_context
+from flask import Flask
 
 from .config import TelemetryConfig
 from .counting.commands import command_name
@@ -25,9 +25,9 @@ from .counting.counts import PendingCounts, ReportedCounts
 from .document.build import build_document
 from .document.environment import detect_application_server
 from .document.model import ApplicationServer, TelemetryData
-from .exceptions import NotInitializedError
 from .flushing import Flusher
 from .forking import ForkAware
+from .hosting import app_state
 from .reporting.delivery import AppGoneError
 from .reporting.payload import Snapshot
 from .reporting.reporter import SHUTDOWN_WAIT, Reporting
@@ -58,19 +58,7 @@ def get_state(app: Flask | None = None) -> TelemetryState:
 
     .. versionadded:: 0.2.0
     """
-    if app is None:
-        if not has_app_context():
-            raise NotInitializedError(
-                "No app given and no app context: pass app=..., or run inside 'with app.app_context():'."
-            )
-        app = current_app._get_current_object()  # type: ignore[attr-defined]
-    assert app is not None
-    state = app.extensions.get(EXTENSION_KEY)
-    if not isinstance(state, TelemetryState):
-        raise NotInitializedError(
-            f"TelemetryExt is not initialized on app {app.import_name!r}: did you forget to call init_app(app)?"
-        )
-    return state
+    return app_state(app, EXTENSION_KEY, TelemetryState, "TelemetryExt")
 
 
 class TelemetryState(ForkAware):

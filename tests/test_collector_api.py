@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import subprocess
-import sys
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask, request
-from werkzeug.serving import make_server
 
 from flask_camunda_telemetry import (
     AlreadyInitializedError,
@@ -28,6 +24,7 @@ from flask_camunda_telemetry.collector.openapi import build_spec
 
 from .support.collector_app import make_collector_app
 from .support.documents import json_of
+from .support.fuzz import schemathesis_run
 from .support.reports import engine_report
 
 PINGS = "/collector/pings"
@@ -278,17 +275,5 @@ def test_schemathesis_finds_no_failure_against_a_served_collector(tmp_path: Path
     """schemathesis fuzzes every route from the collector's own description, all checks on."""
     app = make_collector_app(f"sqlite:///{tmp_path / 'c.sqlite'}", tmp_path)
     app.test_client().post(PINGS, json=engine_report(commands={"A": 1}))
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{server.server_port}/collector/api/openapi.json"
-        result = subprocess.run(
-            [str(Path(sys.executable).with_name("schemathesis")), "run", url, "--checks", "all",
-             "--max-examples", "40", "--seed", "1", "--generation-database", "none", "--suppress-health-check", "all"],
-            capture_output=True, text=True, timeout=600, cwd=tmp_path,
-        )
-    finally:
-        server.shutdown()
-        thread.join()
+    result = schemathesis_run(app, "/collector/api/openapi.json", tmp_path, max_examples=40)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import threading
 from pathlib import Path
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
-from werkzeug.serving import make_server
 
 from example_app import create_app
 from flask_camunda_telemetry.rest.openapi import add_to_spec, build_spec
 
 from .support.apps import make_app
 from .support.documents import json_of
+from .support.fuzz import schemathesis_run
 
 
 def test_nested_objects_are_objects_and_absent_values_nullable() -> None:
@@ -60,19 +57,6 @@ def test_cli_exports_and_app_serves_the_same_description(tmp_path: Path) -> None
 def test_schemathesis_finds_no_failure_against_the_running_example_app(tmp_path: Path) -> None:
     """schemathesis's CLI fuzzes the served example app from its own description, all checks on."""
     app = create_app({"CAMUNDA_TELEMETRY_DATABASE_URI": f"sqlite:///{tmp_path / 't.sqlite'}"})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{server.server_port}/telemetry/openapi.json"
-        result = subprocess.run(
-            [str(Path(sys.executable).with_name("schemathesis")), "run", url, "--checks", "all",
-             "--max-examples", "50", "--seed", "1", "--generation-database", "none",
-             "--suppress-health-check", "all"],
-            capture_output=True, text=True, timeout=300, cwd=tmp_path,
-        )
-    finally:
-        server.shutdown()
-        thread.join()
+    result = schemathesis_run(app, "/telemetry/openapi.json", tmp_path)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert "3 passed" in result.stdout or "passed" in result.stdout

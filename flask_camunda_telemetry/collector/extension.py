@@ -10,6 +10,7 @@ from werkzeug.exceptions import NotFound
 from werkzeug.routing import PathConverter
 
 from ..exceptions import AlreadyInitializedError
+from ..hosting import ExtensionObject
 from ..rest.guards import ANY_METHOD
 from ..rest.responses import error_response, json_response, register_json_errors
 from ..storage.engines import resolve_database
@@ -24,7 +25,7 @@ from .store import CollectorStore
 from .tables import define_tables
 
 if TYPE_CHECKING:
-    from flask_sqlalchemy import SQLAlchemy
+    pass
 
 __all__ = ["BLUEPRINT_NAME", "SQLITE_FILE", "TelemetryCollector"]
 
@@ -72,7 +73,7 @@ def make_blueprint(url_prefix: str) -> Blueprint:
     return blueprint
 
 
-class TelemetryCollector:
+class TelemetryCollector(ExtensionObject):
     """Receive telemetry reports, keep them, and show the fleet on a dashboard.
 
     :param app: the app; or call :meth:`init_app` later (app factory).
@@ -89,20 +90,6 @@ class TelemetryCollector:
 
     .. versionadded:: 0.2.0
     """
-
-    def __init__(
-        self,
-        app: Flask | None = None,
-        *,
-        db: SQLAlchemy | None = None,
-        authorize: Callable[[], Any] | None = None,
-        **options: Any,
-    ) -> None:
-        self.db = db
-        self.authorize = authorize
-        self._options = options
-        if app is not None:
-            self.init_app(app)
 
     def init_app(self, app: Flask) -> None:
         """Validate the config, then register the routes and the CLI. Opens no connection."""
@@ -121,11 +108,6 @@ class TelemetryCollector:
     def state(self, app: Flask | None = None) -> CollectorState:
         """The state of ``app`` (default: the current app); raises NotInitializedError."""
         return get_collector_state(app)
-
-    def authorizer(self, hook: F) -> F:
-        """Decorator form of the ``authorize`` option."""
-        self.authorize = hook
-        return hook
 
     def close(self, app: Flask | None = None) -> None:
         """Dispose of the collector's own engine (never the host's); it is made anew if used again."""

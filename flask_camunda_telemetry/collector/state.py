@@ -7,9 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Flask, current_app, has_app_context
+from flask import Flask
 
-from ..exceptions import NotInitializedError
+from ..hosting import app_state
 from .config import CollectorConfig
 from .store import CollectorStore
 
@@ -49,16 +49,4 @@ def get_collector_state(app: Flask | None = None) -> CollectorState:
 
     .. versionadded:: 0.2.0
     """
-    if app is None:
-        if not has_app_context():
-            raise NotInitializedError(
-                "No app given and no app context: pass app=..., or run inside 'with app.app_context():'."
-            )
-        app = current_app._get_current_object()  # type: ignore[attr-defined]
-    assert app is not None
-    state = app.extensions.get(EXTENSION_KEY)
-    if not isinstance(state, CollectorState):
-        raise NotInitializedError(
-            f"TelemetryCollector is not initialized on app {app.import_name!r}: did you forget to call init_app(app)?"
-        )
-    return state
+    return app_state(app, EXTENSION_KEY, CollectorState, "TelemetryCollector")
