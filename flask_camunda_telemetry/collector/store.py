@@ -103,11 +103,11 @@ class CollectorStore:
                 return False
         else:
             report_id, rev, received_at, version = conn.execute(writes.report, report).one()
-        old: dict[tuple[str, str], int] = {(REPORT, "*"): 1} if rev > 1 else {}
-        if rev > 1:
+        old: dict[tuple[str, str], int] = {}
+        if rev > 1:  # a resend: take back what the report it replaces added
             owned = t.count.c.report_id == report_id
-            old.update({(k, name): v for k, name, v in conn.execute(select(t.count.c.kind, t.count.c.name,
-                                                                           t.count.c.value).where(owned))})
+            stored = conn.execute(select(t.count.c.kind, t.count.c.name, t.count.c.value).where(owned))
+            old = {(REPORT, "*"): 1, **{(k, name): v for k, name, v in stored}}
             conn.execute(delete(t.count).where(owned))
         rows = [{"report_id": report_id, "kind": k, "name": name, "value": n} for (k, name), n in counts.items()]
         counts[(REPORT, "*")] = 1
