@@ -69,11 +69,13 @@ def test_consent_given_zeroes_the_document_everywhere_but_no_lifetime_count(data
     second = reporting_app(database_url, tmp_path / "b", UNUSED_URL, CAMUNDA_TELEMETRY_INITIALIZE=False)
     for app in (first, second):
         assert app.test_client().post("/process-definition/invoice/start").status_code == 200
+    get_state(second).flush()  # the other instance's counts as of its flush (the consistency bound)
     before = first.test_client().get("/telemetry/data").get_json()
     assert commands(before) == {"StartProcessInstanceCmd": 2}
 
     assert post_consent(second, True).status_code == 204
     first.test_client().post("/external-task/fetchAndLock")
+    get_state(first).flush()
 
     for app in (first, second):
         after = app.test_client().get("/telemetry/data").get_json()
