@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from flask import Blueprint, Flask
+from flask.views import MethodView
 
 from flask_camunda_telemetry import TelemetryExt, UnknownMetricError
 from flask_camunda_telemetry.counting.counts import PendingCounts
@@ -54,6 +55,43 @@ def test_unrouted_requests_are_not_counted(sqlite_app: Flask) -> None:
     assert client.get("/telemetry/data").status_code == 200  # the extension's own routes
     assert client.get("/telemetry/nothing-here").status_code == 404
     assert _commands(sqlite_app) == {}
+
+
+def test_automatic_options_and_head_are_not_commands(sqlite_app: Flask) -> None:
+    """A browser's CORS preflight (OPTIONS) and a HEAD on a GET route are answered by Flask
+    itself (the view's body is dropped): neither is a command the app ran."""
+    client = sqlite_app.test_client()
+    preflight = {"Origin": "https://ui.example", "Access-Control-Request-Method": "POST"}
+    assert client.options("/process-definition/invoice/start", headers=preflight).status_code == 200
+    assert client.options("/external-task/fetchAndLock").status_code == 200
+    assert client.head("/process-instance").status_code == 200
+    assert client.head("/deployment").status_code == 200
+    assert _commands(sqlite_app) == {}
+
+
+def test_options_and_head_count_when_the_view_handles_them(tmp_path: Path) -> None:
+    telemetry = TelemetryExt()
+    app = Flask("host", instance_path=str(tmp_path))
+    app.config["CAMUNDA_TELEMETRY_DATABASE_URI"] = f"sqlite:///{tmp_path / 't.sqlite'}"
+
+    @app.route("/cors", methods=["GET", "OPTIONS"], provide_automatic_options=False)
+    def cors() -> str:
+        return ""
+
+    class Probe(MethodView):
+        def get(self) -> str:
+            return "full"
+
+        def head(self) -> str:
+            return ""
+
+    app.add_url_rule("/probe", view_func=Probe.as_view("probe"))
+    telemetry.init_app(app)
+    client = app.test_client()
+    client.options("/cors")
+    client.head("/probe")
+    client.get("/probe")
+    assert _commands(app) == {"cors": 1, "Probe": 2}
 
 
 def test_user_chosen_path_parts_add_no_command_names(sqlite_app: Flask) -> None:

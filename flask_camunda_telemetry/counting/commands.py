@@ -12,8 +12,10 @@ Names come from the app's endpoints, never from the request path, so the set of 
 bounded by the routes the app registered.
 
 The hook runs as a ``before_request`` function, so a view that raises is counted too, and a
-request that matched no route (404, 405: ``request.endpoint`` is None) is not. Its only work is a
-dict look-up and an in-memory increment under a lock.
+request that matched no route (404, 405: ``request.endpoint`` is None) is not. Neither is what
+Flask answers by itself: an automatic ``OPTIONS`` (a browser's CORS preflight) and a ``HEAD`` on a
+view that does not declare ``HEAD`` (Flask runs the ``GET`` view and drops the body). Its only
+work is a dict look-up and an in-memory increment under a lock.
 """
 
 from __future__ import annotations
@@ -22,9 +24,16 @@ import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 
-__all__ = ["COMMAND_ATTRIBUTE", "command_name", "install_counting_hook", "mark_command", "validate_command_name"]
+__all__ = [
+    "COMMAND_ATTRIBUTE",
+    "answered_by_flask",
+    "command_name",
+    "install_counting_hook",
+    "mark_command",
+    "validate_command_name",
+]
 
 #: The attribute ``@telemetry.command`` sets on a view function.
 COMMAND_ATTRIBUTE = "__camunda_telemetry_command__"
@@ -60,6 +69,16 @@ def command_name(endpoint: str, view: Callable[..., Any] | None) -> str:
     return endpoint.replace(".", "_")
 
 
+def answered_by_flask(method: str, endpoint: str) -> bool:
+    """Whether Flask answers this ``OPTIONS`` or ``HEAD`` request without it being a command: an
+    automatic ``OPTIONS``, or a ``HEAD`` for a view that does not list ``HEAD`` in its methods
+    (a view class with a ``head`` method does)."""
+    if method == "OPTIONS":
+        return bool(getattr(request.url_rule, "provide_automatic_options", False))
+    view = current_app.view_functions.get(endpoint)
+    return "HEAD" not in (getattr(view, "methods", None) or ())
+
+
 def install_counting_hook(
     app: Flask,
     names: dict[str, str | None],
@@ -74,6 +93,9 @@ def install_counting_hook(
     def count_camunda_command() -> None:
         endpoint = request.endpoint
         if endpoint is None:
+            return
+        method = request.method
+        if (method == "OPTIONS" or method == "HEAD") and answered_by_flask(method, endpoint):
             return
         name = names[endpoint] if endpoint in names else resolve(endpoint)
         if name is not None:
