@@ -21,6 +21,9 @@ telemetry_cli = AppGroup("telemetry", help="Camunda telemetry: tables, data, res
 
 def _fail(exc: Exception) -> None:
     click.echo(f"Error: {exc}", err=True)
+    detail = getattr(exc, "detail", None)
+    if detail:
+        click.echo(f"The database said: {detail}", err=True)
     raise click.exceptions.Exit(1)
 
 

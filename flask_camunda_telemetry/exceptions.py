@@ -7,10 +7,13 @@ __all__ = [
     "AuthenticationRequired",
     "AuthorizationDenied",
     "ConfigurationError",
+    "DatabasePermissionError",
     "DatabaseUnavailableError",
+    "InvalidCountError",
     "LicenseKeyError",
     "NotInitializedError",
     "ReportRefusedError",
+    "TableMissingError",
     "TelemetryError",
     "UnknownMetricError",
 ]
@@ -52,10 +55,42 @@ class UnknownMetricError(TelemetryError, KeyError):
         return str(self.args[0])
 
 
-class DatabaseUnavailableError(TelemetryError):
-    """The telemetry database cannot be reached right now.
+class InvalidCountError(TelemetryError, ValueError):
+    """A name or a number given to count (``count_command``, ``mark_occurrence``,
+    ``@telemetry.command``) is not one that can be counted and stored; the message says what to pass.
 
-    Counts are kept in memory meanwhile and written once the database is back.
+    .. versionadded:: 0.2.0
+    """
+
+
+class DatabaseUnavailableError(TelemetryError):
+    """The telemetry database cannot be used right now.
+
+    Counts are kept in memory meanwhile and written once the database is back. The message says
+    what is wrong and what to do, without SQL or driver text (it may be shown to a client);
+    ``detail`` has the driver's own words, for the log and the command line.
+
+    .. versionchanged:: 0.2.0 ``detail``; the message no longer carries the driver's text.
+    """
+
+    def __init__(self, message: str, detail: str | None = None) -> None:
+        super().__init__(message)
+        self.detail = detail
+
+
+class DatabasePermissionError(DatabaseUnavailableError):
+    """The database user lacks a privilege on the telemetry tables (or a SQLite file is
+    read-only); the message says what to grant.
+
+    .. versionadded:: 0.2.0
+    """
+
+
+class TableMissingError(DatabaseUnavailableError):
+    """A telemetry table does not exist (and is not created automatically); the message says
+    which command creates it.
+
+    .. versionadded:: 0.2.0
     """
 
 

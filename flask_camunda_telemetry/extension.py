@@ -11,6 +11,7 @@ from flask import Flask
 from .cli import telemetry_cli
 from .config import load_config
 from .counting.commands import install_counting_hook, mark_command, validate_command_name
+from .counting.names import checked_count
 from .document.metrics import canonical_metric
 from .document.model import TelemetryData
 from .exceptions import AlreadyInitializedError, ConfigurationError
@@ -36,12 +37,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 def _names(base: str, prefixes: tuple[str, ...]) -> tuple[str, ...]:
     """A blueprint's registration name at each URL prefix: ``base``, ``base_2``, ..."""
     return tuple(base if i == 0 else f"{base}_{i + 1}" for i in range(len(prefixes)))
-
-
-def _positive(what: str, n: object) -> int:
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"{what}={n!r}: expected a positive integer")
-    return n
 
 
 _PROMETHEUS_EXTRA = "install the 'prometheus' extra: pip install 'flask-camunda-telemetry[prometheus]'"
@@ -111,7 +106,7 @@ class TelemetryExt(ExtensionObject):
             authorizer=lambda: self.authorize,
         )
         app.extensions[EXTENSION_KEY] = state
-        install_counting_hook(app, state.names, state.resolve_name, state.count_command)
+        install_counting_hook(app, state.names, state.resolve_name, state.count_resolved)
         if config.url_prefixes:
             blueprint, page = make_blueprint(), make_page_blueprint()
             for name, page_name, prefix in zip(blueprint_names, page_names, config.url_prefixes, strict=True):
@@ -141,14 +136,26 @@ class TelemetryExt(ExtensionObject):
         return lambda view: mark_command(view, name)
 
     def count_command(self, name: str, n: int = 1, *, app: Flask | None = None) -> None:
-        """Count a command run outside a request (a job, a CLI command)."""
+        """Count a command run outside a request (a job, a CLI command).
+
+        :raises InvalidCountError: ``name`` is not a non-empty string of at most 255 printable
+            characters, or ``n`` is not an int from 1 to 1,000,000,000.
+
+        .. versionchanged:: 0.2.0 ``n`` is bounded; errors are :class:`~.InvalidCountError`.
+        """
         validate_command_name(name)
-        get_state(app).count_command(name, _positive("count_command(n)", n))
+        get_state(app).count_command(name, checked_count(n, "count_command(n)"))
 
     def mark_occurrence(self, name: str, count: int = 1, *, app: Flask | None = None) -> None:
-        """Mark ``count`` occurrences of one of the four metrics (internal or public name)."""
+        """Mark ``count`` occurrences of one of the four metrics (internal or public name).
+
+        :raises UnknownMetricError: ``name`` is not one of them.
+        :raises InvalidCountError: ``count`` is not an int from 1 to 1,000,000,000.
+
+        .. versionchanged:: 0.2.0 ``count`` is bounded.
+        """
         internal = canonical_metric(name)
-        get_state(app).mark_metric(internal, _positive("mark_occurrence(count)", count))
+        get_state(app).mark_metric(internal, checked_count(count, "mark_occurrence(count)"))
 
     def data(self, *, app: Flask | None = None) -> TelemetryData:
         """The current document as objects (what ``/telemetry/data`` serializes)."""

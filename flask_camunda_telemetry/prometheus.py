@@ -148,7 +148,7 @@ class TelemetryCollector:
         except DatabaseUnavailableError as exc:
             if self.raise_on_outage:
                 raise
-            log.warning("telemetry series left out of this scrape: %s", exc)
+            log.debug("telemetry series left out of this scrape: %s", exc)  # the store logged it once
             return []
         return families(snapshot)
 

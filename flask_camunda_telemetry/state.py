@@ -22,8 +22,10 @@ from flask import Flask
 from .config import TelemetryConfig
 from .counting.commands import command_name
 from .counting.counts import PendingCounts, ReportedCounts
+from .counting.names import checked_count, validate_command_name
 from .document.build import build_document
 from .document.environment import detect_application_server
+from .document.metrics import canonical_metric
 from .document.model import ApplicationServer, TelemetryData
 from .flushing import Flusher
 from .forking import ForkAware
@@ -120,12 +122,16 @@ class TelemetryState(ForkAware):
         return name
 
     def count_command(self, name: str, n: int = 1) -> None:
+        """Count ``n`` runs of ``name``; InvalidCountError unless both can be stored."""
+        self.count_resolved(validate_command_name(name), checked_count(n))
+
+    def count_resolved(self, name: str, n: int = 1) -> None:  # the request hook's: a name from resolve_name
         self.commands.add(name, n)
         if not self.flusher.started:
             self.flusher.start()
 
     def mark_metric(self, internal_name: str, n: int = 1) -> None:
-        self.metrics.add(internal_name, n)
+        self.metrics.add(canonical_metric(internal_name), checked_count(n))
         if not self.flusher.started:
             self.flusher.start()
 

@@ -31,6 +31,8 @@ def parse_age(text: str) -> dt.timedelta:
 
 def _fail(exc: DatabaseUnavailableError) -> None:
     click.echo(f"Error: {exc}", err=True)
+    if exc.detail:
+        click.echo(f"The database said: {exc.detail}", err=True)
     raise click.exceptions.Exit(1)
 
 

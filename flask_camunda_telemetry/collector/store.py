@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.expression import ColumnElement, Executable
 
 from ..storage.engines import LazyEngine
+from ..storage.errors import OutageLog
 from ..storage.transactions import create_missing_tables, run_transaction
 from .payload import Received
 from .statements import (
@@ -52,6 +53,7 @@ class CollectorStore:
         self._create_tables = create_tables
         self._tables_ready = False
         self._statements: dict[str, Writes] = {}
+        self._outages = OutageLog("telemetry collector database")
 
     @property
     def engine(self) -> Engine:
@@ -59,7 +61,7 @@ class CollectorStore:
 
     def _run(self, action: str, work: Callable[[Connection], T]) -> T:
         self.ensure_tables()
-        return run_transaction(self.engine, action, work, _HINT)
+        return self._outages.run(lambda: run_transaction(self.engine, action, work, _HINT))
 
     def create_tables(self) -> None:
         """Create the tables that are missing; tolerates another process doing the same."""

@@ -9,7 +9,9 @@ The name of a command is, in this order:
    ``engine_start``), as Camunda turns nested class separators into ``_``.
 
 Names come from the app's endpoints, never from the request path, so the set of names is
-bounded by the routes the app registered.
+bounded by the routes the app registered. A derived name (2, 3) longer than 255 characters or
+holding unprintable characters is escaped and cut to a stable, safe name once per endpoint, with a
+warning (see :mod:`.names`); a name given with ``@telemetry.command`` is checked when given.
 
 The hook runs as a ``before_request`` function, so a view that raises is counted too, and a
 request that matched no route (404, 405: ``request.endpoint`` is None) is not. Neither is what
@@ -20,11 +22,13 @@ work is a dict look-up and an in-memory increment under a lock.
 
 from __future__ import annotations
 
-import re
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import Flask, current_app, request
+
+from .names import MAX_NAME_LENGTH, safe_name, validate_command_name
 
 __all__ = [
     "COMMAND_ATTRIBUTE",
@@ -38,19 +42,9 @@ __all__ = [
 #: The attribute ``@telemetry.command`` sets on a view function.
 COMMAND_ATTRIBUTE = "__camunda_telemetry_command__"
 
-_NAME = re.compile(r"[^\x00-\x1f\x7f]{1,255}")
+log = logging.getLogger("flask_camunda_telemetry")
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def validate_command_name(name: object) -> str:
-    """A command name is a non-empty string of at most 255 printable characters."""
-    if not isinstance(name, str) or not _NAME.fullmatch(name) or not name.strip():
-        raise ValueError(
-            f"command name {name!r} is invalid: use a non-empty string of at most 255 printable "
-            "characters, such as 'StartProcessInstanceCmd'"
-        )
-    return name
 
 
 def mark_command(view: F, name: str) -> F:
@@ -59,14 +53,21 @@ def mark_command(view: F, name: str) -> F:
 
 
 def command_name(endpoint: str, view: Callable[..., Any] | None) -> str:
-    """The command name of the view registered under ``endpoint``."""
+    """The command name of the view registered under ``endpoint``; a derived name too long or
+    unprintable for the counts table is made safe (:func:`.names.safe_name`), with a warning."""
     view_class = getattr(view, "view_class", None)
     explicit = getattr(view, COMMAND_ATTRIBUTE, None) or getattr(view_class, COMMAND_ATTRIBUTE, None)
     if explicit is not None:
         return str(explicit)
-    if isinstance(view_class, type):
-        return view_class.__name__
-    return endpoint.replace(".", "_")
+    derived = view_class.__name__ if isinstance(view_class, type) else endpoint.replace(".", "_")
+    name = safe_name(derived)
+    if name != derived:
+        log.warning(
+            "the command name %.80r of endpoint %.80r is longer than %d characters or holds unprintable "
+            "characters; it is counted as %r. Name the view with @telemetry.command(...) to choose its name.",
+            derived, endpoint, MAX_NAME_LENGTH, name,
+        )
+    return name
 
 
 def answered_by_flask(method: str, endpoint: str) -> bool:

@@ -13,7 +13,7 @@ import logging
 
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 
-from ..exceptions import DatabaseUnavailableError
+from ..exceptions import DatabasePermissionError, DatabaseUnavailableError, TableMissingError
 from ..rest.guards import ANY_METHOD, WWW_AUTHENTICATE, Refusal, admit
 from ..rest.responses import register_json_errors
 from ..state import OPENAPI_ENDPOINT, get_state
@@ -36,6 +36,13 @@ _HEADERS = {
 _QUERY_LIMIT = 255  # a command name is at most 255 characters
 
 log = logging.getLogger("flask_camunda_telemetry")
+
+#: The title of the 503 page, by what is wrong.
+_UNAVAILABLE = {
+    DatabaseUnavailableError: "The telemetry database cannot be reached",
+    DatabasePermissionError: "The telemetry database refuses access",
+    TableMissingError: "A telemetry table is missing",
+}
 
 
 def _error_page(status: int, title: str, message: str) -> Response:
@@ -68,9 +75,9 @@ def telemetry_page() -> Response:
             openapi_url=openapi_url,
             now=now(),
         )
-    except DatabaseUnavailableError as exc:
-        log.warning("telemetry page unavailable: %s", exc)
-        response = _error_page(503, "The telemetry database cannot be reached", str(exc))
+    except DatabaseUnavailableError as exc:  # the store logged the detail once for this outage
+        log.debug("telemetry page unavailable: %s (%s)", exc, exc.detail)
+        response = _error_page(503, _UNAVAILABLE.get(type(exc), _UNAVAILABLE[DatabaseUnavailableError]), str(exc))
         response.headers["Retry-After"] = "10"
         return response
     html = render_template("camunda_telemetry/page.html", page=context)

@@ -72,7 +72,9 @@ def handle_exception(exc: Exception) -> Response:
                 response.headers[header] = original.headers[header]
         return response
     if isinstance(exc, DatabaseUnavailableError):
-        log.warning("telemetry data unavailable: %s", exc)
+        # The message says what is true and what to do, without SQL or driver text; the store
+        # has logged the detail once for this outage, so nothing is logged per request here.
+        log.debug("telemetry data unavailable: %s (%s)", exc, exc.detail)
         response = error_response(503, str(exc), code=0)
         response.headers["Retry-After"] = "10"
         return response

@@ -2,7 +2,8 @@
 
 Nothing here runs on the request path of a counted view. Each public method is one short
 transaction (or a few, when it must retry), and every failure to reach the database comes out
-as :class:`~.exceptions.DatabaseUnavailableError`.
+as :class:`~.exceptions.DatabaseUnavailableError` (its detail logged once per outage). A table
+dropped under a running app is created again at the next access when ``CREATE_TABLES`` is on.
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ from sqlalchemy.sql.expression import Executable
 
 from ..document.environment import detect_database
 from ..document.model import Database
-from ..exceptions import DatabaseUnavailableError
+from ..exceptions import DatabaseUnavailableError, TableMissingError
 from ..forking import ForkAware
 from .engines import LazyEngine
+from .errors import OutageLog
 from .tables import TelemetryTables
 from .transactions import ATTEMPTS, create_missing_tables, run_transaction
+from .writing import RefusedRows, write_counts
 
 __all__ = ["INSTALLATION_ID", "META", "START_DATE", "TelemetryStore"]
 
@@ -63,6 +66,9 @@ class TelemetryStore(ForkAware):
         self._tables_ready = False
         self._installation_id: str | None = None
         self._database: Database | None = None
+        #: the count rows set aside because the database refuses them (see :mod:`.writing`).
+        self.refused = RefusedRows()
+        self._outages = OutageLog("telemetry database")
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -71,6 +77,24 @@ class TelemetryStore(ForkAware):
         return self.lazy_engine()
 
     def _retry(self, action: str, work: Callable[[Connection], T]) -> T:
+        return self._outages.run(lambda: self._recreating(action, work))
+
+    def _recreating(self, action: str, work: Callable[[Connection], T]) -> T:
+        """``work`` in a transaction; a table dropped since it was checked is created again (with
+        the installation id this process knows) when CREATE_TABLES is on, else named."""
+        try:
+            return run_transaction(self.engine, action, work, _KEPT)
+        except TableMissingError as exc:
+            self._tables_ready = False
+            if not self._create_tables:
+                raise TableMissingError(
+                    f"{exc} Run 'flask telemetry init-db' to create it (CAMUNDA_TELEMETRY_CREATE_TABLES is off).",
+                    exc.detail,
+                ) from exc
+            self.create_tables()
+            known = self._installation_id
+            if known is not None:
+                self._set_property_once(INSTALLATION_ID, lambda: known)
         return run_transaction(self.engine, action, work, _KEPT)
 
     def _execute(self, action: str, statement: Executable) -> None:
@@ -80,7 +104,8 @@ class TelemetryStore(ForkAware):
 
     def create_tables(self) -> None:
         """Create the tables that are missing; tolerates another process doing the same."""
-        create_missing_tables(self.engine, (self.tables.property, self.tables.count), "flask telemetry init-db")
+        tables = (self.tables.property, self.tables.count)
+        self._outages.run(lambda: create_missing_tables(self.engine, tables, "flask telemetry init-db"))
         self._tables_ready = True
 
     def ensure_tables(self) -> None:
@@ -194,7 +219,8 @@ class TelemetryStore(ForkAware):
                     conn.execute(bump)
 
     def add_counts(self, deltas: Mapping[str, Mapping[str, int]]) -> None:
-        """Add ``{kind: {name: n}}`` to the shared totals, atomically per row."""
+        """Add ``{kind: {name: n}}`` to the shared totals, atomically per row; a row the database
+        refuses is set aside (:attr:`refused`) and the others are written."""
         rows = [
             {"kind": kind, "name": name, "total": n}
             for kind in sorted(deltas)
@@ -204,7 +230,7 @@ class TelemetryStore(ForkAware):
         if not rows:
             return
         self.ensure_tables()
-        self._retry("write the counts", lambda c: self._upsert(c, rows))
+        write_counts(self._retry, self._upsert, rows, self.refused)
 
     def read_counts(self) -> dict[str, dict[str, int]]:
         """The shared totals as ``{kind: {name: n}}``."""

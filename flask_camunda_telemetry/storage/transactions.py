@@ -14,7 +14,7 @@ from sqlalchemy import Engine, Table, false, literal, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
-from ..exceptions import DatabaseUnavailableError
+from .errors import Problem, classify, database_error
 
 __all__ = ["ATTEMPTS", "create_missing_tables", "run_transaction"]
 
@@ -53,21 +53,22 @@ def run_transaction(engine: Engine, action: str, work: Callable[[Connection], T]
                 time.sleep(delay)
                 delay = min(delay * 2, 0.5)
                 continue
-            raise DatabaseUnavailableError(
-                f"Cannot {action}: the telemetry database is unavailable ({exc.orig!s}). {hint}"
-            ) from exc
+            raise database_error(exc, action, hint) from exc
         except SQLAlchemyError as exc:
-            raise DatabaseUnavailableError(f"Cannot {action}: {exc!s}") from exc
+            raise database_error(exc, action, hint) from exc
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _exists(engine: Engine, table: Table) -> bool:
+def _exists(engine: Engine, table: Table, command: str) -> bool:
+    """Whether ``table`` exists; any error but "no such table" (permission denied, an outage) is raised."""
     try:
         with engine.connect() as conn:
             conn.execute(select(literal(1)).select_from(table).where(false()))
         return True
-    except DBAPIError:
-        return False
+    except DBAPIError as exc:
+        if classify(exc) is Problem.MISSING_TABLE:
+            return False
+        raise database_error(exc, f"use table {table.name!r}", f"Run '{command}' once that is fixed.") from exc
 
 
 def create_missing_tables(engine: Engine, tables: Iterable[Table], command: str) -> None:
@@ -77,13 +78,11 @@ def create_missing_tables(engine: Engine, tables: Iterable[Table], command: str)
     .. versionadded:: 0.2.0
     """
     for table in tables:
-        if _exists(engine, table):
+        if _exists(engine, table, command):
             continue
         try:
             table.create(engine)
         except DBAPIError as exc:
-            if not _exists(engine, table):  # it was not a concurrent creation that won
-                raise DatabaseUnavailableError(
-                    f"Cannot create table {table.name!r}: {exc.orig!s}. Run '{command}' "
-                    "once the database is reachable."
-                ) from exc
+            if not _exists(engine, table, command):  # it was not a concurrent creation that won
+                fix = f"Run '{command}' once that is fixed."
+                raise database_error(exc, f"create table {table.name!r}", fix) from exc

@@ -1,0 +1,133 @@
+"""Writing a flush's counts so that one row the database refuses never sinks the others.
+
+A flush is one transaction of upserts. When the database refuses a value in it (a data error: a
+name too long or holding NUL, a total out of ``BIGINT`` range, a character the column's charset
+cannot hold), nothing of it was written; it is written again, in one new transaction, row by row,
+each row in a savepoint (on SQLite, where pysqlite's savepoints would commit early, a failed
+single-row statement is undone by SQLite itself): the rows refused are *set aside*, the others
+are written. Either transaction commits whole or not at all, so a row is never written twice, and
+an outage (connection refused, a timeout) still keeps every count for the next flush.
+
+A row set aside is logged once with its kind, name and the database's reason, and its key is
+left out of every later flush of this process (its counts are dropped), so it never blocks the
+others again. Rows that cannot be stored at all (see :mod:`..counting.names`) are set aside
+before the database sees them.
+
+.. versionadded:: 0.2.0
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
+
+from ..counting.names import BIGINT_MAX, storable
+from ..exceptions import TelemetryError
+from .errors import Problem, classify, driver_detail
+
+__all__ = ["RefusedRows", "Row", "write_counts"]
+
+log = logging.getLogger("flask_camunda_telemetry")
+
+#: ``{"kind": ..., "name": ..., "total": ...}``, one upsert.
+Row = dict[str, Any]
+Run = Callable[[str, Callable[[Connection], Any]], Any]
+Upsert = Callable[[Connection, list[Row]], None]
+_REFUSABLE = (DBAPIError, UnicodeError, OverflowError)
+
+
+class _BatchRefusedError(TelemetryError):
+    """The database refused a value of the batch (internal: never leaves this module)."""
+
+
+class RefusedRows:
+    """The ``(kind, name)`` keys set aside in this process, with why."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.reasons: dict[tuple[str, str], str] = {}
+
+    def set_aside(self, row: Row, reason: str) -> None:
+        key = (row["kind"], row["name"])
+        with self._lock:
+            if key in self.reasons:
+                return
+            self.reasons[key] = reason
+        log.error(
+            "telemetry: the %s %.80r (%r counted) cannot be stored (%s); it is set aside: its counts are "
+            "dropped and it is no longer written, the other counts are", row["kind"], row["name"], row["total"], reason,
+        )
+
+    def screen(self, rows: list[Row]) -> list[Row]:
+        """``rows`` without those set aside; rows that cannot be stored are set aside first."""
+        kept = []
+        for row in rows:
+            if (row["kind"], row["name"]) in self.reasons:
+                continue
+            total = row["total"]
+            if not storable(row["name"]):
+                self.set_aside(row, "the name is empty, longer than 255 characters or holds unprintable characters")
+            elif not isinstance(total, int) or not 0 < total <= BIGINT_MAX:
+                self.set_aside(row, f"the count is not an integer from 1 to {BIGINT_MAX}")
+            else:
+                kept.append(row)
+        return kept
+
+
+def _refused(exc: BaseException) -> bool:
+    return classify(exc) is Problem.DATA
+
+
+def _whole(conn: Connection, upsert: Upsert, rows: list[Row]) -> None:
+    try:
+        upsert(conn, rows)
+    except _REFUSABLE as exc:
+        if not _refused(exc):
+            raise
+        raise _BatchRefusedError(driver_detail(exc)) from exc
+
+
+@contextlib.contextmanager
+def _savepoint(conn: Connection) -> Iterator[None]:
+    if conn.dialect.name == "sqlite":
+        yield
+        return
+    with conn.begin_nested():
+        yield
+
+
+def _one_by_one(conn: Connection, upsert: Upsert, rows: list[Row]) -> list[tuple[Row, str]]:
+    refusals = []
+    for row in rows:
+        try:
+            with _savepoint(conn):
+                upsert(conn, [row])
+        except _REFUSABLE as exc:
+            if not _refused(exc):
+                raise
+            refusals.append((row, driver_detail(exc)))
+    return refusals
+
+
+def write_counts(run: Run, upsert: Upsert, rows: list[Row], refused: RefusedRows) -> None:
+    """Upsert ``rows`` through ``run`` (a retrying transaction runner), setting aside those refused.
+
+    Raises what ``run`` raises for anything else (an outage): then nothing was written.
+    """
+    rows = refused.screen(rows)
+    if not rows:
+        return
+    try:
+        run("write the counts", lambda conn: _whole(conn, upsert, rows))
+        return
+    except _BatchRefusedError:
+        pass
+    refusals: list[tuple[Row, str]] = run("write the counts row by row", lambda conn: _one_by_one(conn, upsert, rows))
+    for row, reason in refusals:
+        refused.set_aside(row, reason)
