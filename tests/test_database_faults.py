@@ -21,7 +21,7 @@ from flask_camunda_telemetry import DatabaseUnavailableError, TelemetryExt
 
 from .support.apps import host_app, make_app
 from .support.databases import selected_backends
-from .support.documents import counts
+from .support.documents import counts, driver_text
 from .support.servers import DatabaseServer, private_server
 
 SERVER_BACKENDS = [backend for backend in selected_backends() if backend != "sqlite"]
@@ -64,6 +64,8 @@ def assert_unavailable(client: FlaskClient) -> None:
     assert set(body) == {"type", "message", "code"}
     assert body["type"] == "ProcessEngineException"
     assert isinstance(body["message"], str) and body["message"]
+    assert "the telemetry database is unavailable" in body["message"]
+    assert driver_text(body["message"]) == []  # no driver text or SQL: the log has it
     assert body["code"] == 0
 
 

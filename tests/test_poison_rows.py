@@ -35,7 +35,7 @@ LONG_SAFE = "a" * 246 + "~" + hashlib.sha256(LONG.encode()).hexdigest()[:8]
 
 @pytest.fixture
 def quiet_app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
-    app = make_app(database_url, tmp_path / "instance", **QUIET)
+    app = make_app(database_url, tmp_path / "instance", None, **QUIET)
     yield app
     get_state(app).close(flush=False)
 

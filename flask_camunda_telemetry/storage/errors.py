@@ -26,7 +26,7 @@ from sqlalchemy.exc import DataError
 
 from ..exceptions import DatabasePermissionError, DatabaseUnavailableError, TableMissingError
 
-__all__ = ["OutageLog", "Problem", "classify", "database_error", "driver_detail"]
+__all__ = ["OutageLog", "Problem", "classify", "database_error", "driver_detail", "table_named"]
 
 log = logging.getLogger("flask_camunda_telemetry")
 
@@ -88,7 +88,8 @@ def driver_detail(exc: BaseException) -> str:
 _TABLE = re.compile(r"""\b(?:[Tt]able:?|relation)\s+[`'"]?(?:[^\s`'".]+[`'"]?\.[`'"]?)?([^\s`'"]+)""")
 
 
-def _table(detail: str) -> str:
+def table_named(detail: str) -> str:
+    """The table a driver's message names, quoted; else "the telemetry tables"."""
     match = _TABLE.search(detail)
     return repr(match[1]) if match else "the telemetry tables"
 
@@ -102,12 +103,11 @@ def database_error(exc: BaseException, action: str, hint: str) -> DatabaseUnavai
         if "readonly database" in detail:
             todo = "the SQLite file (and its folder) is read-only: make both writable by the user the app runs as"
         else:
-            table = _table(detail)
-            todo = (f"permission denied on {table}: grant the database user the app connects as SELECT, INSERT, "
-                    f"UPDATE and DELETE on {table} (and CREATE, to let it create missing tables)")
+            todo = (f"permission denied on {table_named(detail)}. Grant the database user the app connects as "
+                    "SELECT, INSERT, UPDATE and DELETE on it (and CREATE, to let it create missing tables)")
         return DatabasePermissionError(f"Cannot {action}: {todo}. {hint}", detail)
     if problem is Problem.MISSING_TABLE:
-        return TableMissingError(f"Cannot {action}: table {_table(detail)} does not exist. {hint}", detail)
+        return TableMissingError(f"Cannot {action}: table {table_named(detail)} does not exist. {hint}", detail)
     if problem is Problem.DATA:
         return DatabaseUnavailableError(f"Cannot {action}: the database refused a value. {hint}", detail)
     return DatabaseUnavailableError(f"Cannot {action}: the telemetry database is unavailable. {hint}", detail)

@@ -26,7 +26,7 @@ from ..document.model import Database
 from ..exceptions import DatabaseUnavailableError, TableMissingError
 from ..forking import ForkAware
 from .engines import LazyEngine
-from .errors import OutageLog
+from .errors import OutageLog, table_named
 from .tables import TelemetryTables
 from .transactions import ATTEMPTS, create_missing_tables, run_transaction
 from .writing import RefusedRows, write_counts
@@ -88,8 +88,9 @@ class TelemetryStore(ForkAware):
             self._tables_ready = False
             if not self._create_tables:
                 raise TableMissingError(
-                    f"{exc} Run 'flask telemetry init-db' to create it (CAMUNDA_TELEMETRY_CREATE_TABLES is off).",
-                    exc.detail,
+                    f"Cannot {action}: table {table_named(exc.detail or '')} does not exist. Run 'flask telemetry "
+                    "init-db' to create it (CAMUNDA_TELEMETRY_CREATE_TABLES is off); counts are kept in memory "
+                    "meanwhile.", exc.detail,
                 ) from exc
             self.create_tables()
             known = self._installation_id

@@ -8,7 +8,7 @@ from typing import Any
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-__all__ = ["Counts", "counts", "json_of", "read"]
+__all__ = ["DRIVER_TEXT", "Counts", "counts", "driver_text", "json_of", "read"]
 
 #: (commands, metrics) as ``{name: count}`` each.
 Counts = tuple[dict[str, int], dict[str, int]]
@@ -33,3 +33,15 @@ def counts(doc: Mapping[str, Any]) -> Counts:
         {name: entry["count"] for name, entry in internals["commands"].items()},
         {name: entry["count"] for name, entry in internals["metrics"].items()},
     )
+
+
+#: What only SQL or a driver's message holds: a body shown to a client must hold none of it.
+DRIVER_TEXT = (
+    " FROM ", "INSERT INTO", "VALUES", "[SQL", "LINE ", "psycopg", "pymysql", "sqlite3", "OperationalError",
+    "ProgrammingError", "127.0.0.1", "doesn't exist", "no such table", "relation ", "denied to user",
+)
+
+
+def driver_text(message: str) -> list[str]:
+    """The pieces of SQL or driver text in ``message`` (none, for a body a client may see)."""
+    return [marker for marker in DRIVER_TEXT if marker in message]
