@@ -141,3 +141,20 @@ def test_without_create_tables_a_missing_table_says_to_run_init_db(
         assert client.get("/telemetry/data").status_code == 200  # no restart needed
     finally:
         get_state(app).close(flush=False)
+
+
+def test_a_read_only_sqlite_file_is_reported_as_such(tmp_path: Path) -> None:
+    path = tmp_path / "telemetry.sqlite"
+    owner = quiet_app(f"sqlite:///{path}", tmp_path / "owner")
+    assert owner.test_cli_runner().invoke(args=["telemetry", "init-db"]).exit_code == 0
+    get_state(owner).close(flush=False)
+    app = quiet_app(f"sqlite:///file:{path}?mode=ro&uri=true", tmp_path / "instance")
+    try:
+        app.test_client().post("/process-definition/x/start")
+        response = app.test_client().get("/telemetry/data")
+        assert response.status_code == 503
+        message = json_of(response)["message"]
+        assert "the SQLite file (and its folder) is read-only" in message
+        assert driver_text(message) == []
+    finally:
+        get_state(app).close(flush=False)

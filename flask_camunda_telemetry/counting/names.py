@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import TypeGuard
 
 from ..exceptions import InvalidCountError
 
@@ -34,7 +35,7 @@ _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _DIGEST = 8
 
 
-def storable(name: object) -> bool:
+def storable(name: object) -> TypeGuard[str]:
     """Whether ``name`` is a non-empty, not blank string of at most 255 printable characters."""
     return (
         isinstance(name, str)
@@ -51,7 +52,7 @@ def validate_command_name(name: object) -> str:
             f"command name {name!r} is invalid: use a non-empty string of at most {MAX_NAME_LENGTH} printable "
             "characters, such as 'StartProcessInstanceCmd'"
         )
-    return name  # type: ignore[return-value]
+    return name
 
 
 def checked_count(n: object, what: str = "n") -> int:
