@@ -25,6 +25,7 @@ from typing import TypeVar
 from sqlalchemy.exc import DataError
 
 from ..exceptions import DatabasePermissionError, DatabaseUnavailableError, TableMissingError
+from ..forking import ForkAware
 
 __all__ = ["OutageLog", "Problem", "classify", "database_error", "driver_detail", "table_named"]
 
@@ -113,14 +114,17 @@ def database_error(exc: BaseException, action: str, hint: str) -> DatabaseUnavai
     return DatabaseUnavailableError(f"Cannot {action}: the telemetry database is unavailable. {hint}", detail)
 
 
-class OutageLog:
+class OutageLog(ForkAware):
     """Logs a database problem's detail once when it starts (and once more if it changes kind),
     and once when the database answers again; never once per request."""
 
+    fork_fresh = {"_lock": threading.Lock}
+    _lock: threading.Lock
+
     def __init__(self, what: str) -> None:
+        super().__init__()
         self.what = what
         self._failing: type[DatabaseUnavailableError] | None = None
-        self._lock = threading.Lock()
 
     def run(self, work: Callable[[], T]) -> T:
         try:

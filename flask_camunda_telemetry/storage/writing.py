@@ -29,6 +29,7 @@ from sqlalchemy.exc import DBAPIError
 
 from ..counting.names import BIGINT_MAX, storable
 from ..exceptions import TelemetryError
+from ..forking import ForkAware
 from .errors import Problem, classify, driver_detail
 
 __all__ = ["RefusedRows", "Row", "write_counts"]
@@ -46,11 +47,14 @@ class _BatchRefusedError(TelemetryError):
     """The database refused a value of the batch (internal: never leaves this module)."""
 
 
-class RefusedRows:
-    """The ``(kind, name)`` keys set aside in this process, with why."""
+class RefusedRows(ForkAware):
+    """The ``(kind, name)`` keys set aside in this process, with why (a forked child keeps them)."""
+
+    fork_fresh = {"_lock": threading.Lock}
+    _lock: threading.Lock
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        super().__init__()
         self.reasons: dict[tuple[str, str], str] = {}
 
     def set_aside(self, row: Row, reason: str) -> None:
