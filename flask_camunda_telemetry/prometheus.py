@@ -126,7 +126,7 @@ class TelemetryCollector:
 
     Register it on a registry of your own (``registry.register(collector)``), or on
     prometheus_flask_exporter's (``metrics.registry``). With the database down, a scrape gets
-    none of these series (and the outage is logged), so the host's other series are still
+    none of these series (and the outage is logged, once), so the host's other series are still
     served; with ``raise_on_outage`` the :class:`~.DatabaseUnavailableError` propagates instead.
 
     .. versionadded:: 0.2.0
