@@ -16,7 +16,7 @@ from marshmallow import ValidationError
 
 from ..document.metrics import INTERNAL_NAMES, PUBLIC_NAMES
 from ..exceptions import TelemetryError
-from ..rest.bodies import load_json
+from ..rest.bodies import JsonTooDeepError, load_json
 from .schemas import NAME_RULE, ReceivedReportSchema, storable
 from .tables import NAME_LENGTH
 
@@ -105,6 +105,8 @@ def read_report(body: bytes, report_id: str | None, received_at: dt.datetime) ->
     try:
         text = body.decode("utf-8")
         document = load_json(text)
+    except JsonTooDeepError as exc:
+        raise InvalidReportError(f"The body is refused: {exc}.") from None
     except ValueError as exc:
         raise InvalidReportError(f"The body is not JSON in UTF-8: {exc}.") from None
     if not isinstance(document, dict):

@@ -1,9 +1,9 @@
 """The blueprint: ``/telemetry/data``, ``/telemetry/configuration``, and JSON errors for both.
 
-Every route answers JSON in Camunda's shape, including for a wrong method, any method at all
-(405 with ``Allow``: the routes take every method, see :mod:`.routes`), a body that is not JSON
-or nests too deeply (400), and an unknown sub-path under ``/telemetry/`` (404). ``/telemetry/`` itself is the page
-(:mod:`..pages`).
+Every route answers JSON in Camunda's shape, including for a wrong method, whatever it is (405
+with ``Allow``: the routes take every method, see :mod:`.routes`), a body that is not JSON or
+nests too deeply (400), and an unknown sub-path under ``/telemetry/`` (404). ``/telemetry/``
+itself is the page (:mod:`..pages`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from werkzeug.exceptions import (
 
 from ..document.schemas import TelemetryDataSchema
 from ..state import get_state
-from .bodies import load_json
+from .bodies import JsonTooDeepError, load_json
 from .guards import admit, allow, check_access, refusal_response
 from .openapi import build_spec
 from .responses import handle_exception, json_response, register_json_errors
@@ -51,6 +51,8 @@ def _consent_body() -> bool:
         raise RequestEntityTooLarge(f"The request body is larger than {_MAX_BODY} bytes.")
     try:
         body: Any = load_json(raw or b"null")
+    except JsonTooDeepError as exc:
+        raise BadRequest(f"The request body is refused: {exc}.") from None
     except ValueError as exc:
         raise BadRequest(f"The request body is not valid JSON: {exc}") from None
     if not isinstance(body, dict) or not isinstance(body.get("enableTelemetry"), bool):

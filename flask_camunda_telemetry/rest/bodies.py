@@ -13,16 +13,25 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["MAX_DEPTH", "load_json"]
+from ..exceptions import TelemetryError
+
+__all__ = ["MAX_DEPTH", "JsonTooDeepError", "load_json"]
 
 #: The deepest nesting of arrays and objects a body may have (Camunda's document has 5 levels).
 MAX_DEPTH = 32
 
 
+class JsonTooDeepError(TelemetryError, ValueError):
+    """A JSON body nests arrays and objects deeper than :data:`MAX_DEPTH` (answered with a 400).
+
+    .. versionadded:: 0.2.0
+    """
+
+
 def load_json(raw: str | bytes) -> Any:
-    """The JSON value of ``raw``; raises ValueError saying what is wrong when it is not JSON or
-    nests deeper than :data:`MAX_DEPTH`."""
-    too_deep = ValueError(f"arrays and objects are nested deeper than {MAX_DEPTH} levels")
+    """The JSON value of ``raw``; raises ValueError saying what is wrong when it is not JSON, and
+    :class:`JsonTooDeepError` (a ValueError too) when it nests deeper than :data:`MAX_DEPTH`."""
+    too_deep = JsonTooDeepError(f"its arrays and objects are nested deeper than {MAX_DEPTH} levels")
     try:
         value = json.loads(raw)
     except RecursionError:
