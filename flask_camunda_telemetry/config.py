@@ -34,6 +34,7 @@ from .settings import (
     parse_url_path,
     parse_url_paths,
 )
+from .storage.urls import parse_database_uri
 
 __all__ = ["KEYS", "PREFIX", "TelemetryConfig", "load_config"]
 
@@ -147,8 +148,10 @@ KEYS: tuple[Key, ...] = (
         "other processes' counts as of their last flush: at most this old."),
     Key("METRIC_NAMES", "internal", parse_choice("internal", "public"),
         "``\"internal\"``: the seed's metric names; ``\"public\"``: Camunda 7.17+'s REST names."),
-    Key("DATABASE_URI", None, parse_optional_str,
-        "The database; ``None`` uses ``db`` if given, then ``SQLALCHEMY_DATABASE_URI``, then the instance folder."),
+    Key("DATABASE_URI", None, parse_database_uri,
+        "The database; ``None`` uses ``db`` if given, then ``SQLALCHEMY_DATABASE_URI``, then the instance folder. "
+        "Checked at ``init_app`` without connecting: a URI SQLAlchemy cannot parse, an unknown backend, a driver "
+        "that is not installed or an asyncio one (``postgresql+asyncpg``) fails there."),
     Key("BIND_KEY", None, parse_optional_str,
         "A Flask-SQLAlchemy bind: with ``db`` its engine, without ``db`` the URI in ``SQLALCHEMY_BINDS``."),
     Key("PROPERTY_TABLE", "camunda_telemetry_property", _table,

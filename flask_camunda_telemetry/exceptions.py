@@ -33,7 +33,16 @@ class ConfigurationError(TelemetryError, ValueError):
         self.key = key
         self.value = value
         self.expected = expected
-        super().__init__(f"{key} = {value!r} is invalid: {expected}. Fix it {where} before calling init_app.")
+        super().__init__(f"{key} = {_shown(value)} is invalid: {expected}. Fix it {where} before calling init_app.")
+
+
+def _shown(value: object, limit: int = 120) -> str:
+    """``repr(value)``, shortened in the middle past ``limit`` characters (``10**5000`` has no repr)."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int past sys.get_int_max_str_digits()
+        return f"<an integer of {value.bit_length() if isinstance(value, int) else '?'} bits>"
+    return text if len(text) <= limit else f"{text[: limit - 20]}...{text[-12:]} ({len(text)} characters)"
 
 
 class LicenseKeyError(ConfigurationError):

@@ -18,7 +18,7 @@ from .exceptions import AlreadyInitializedError, ConfigurationError
 from .hosting import ExtensionObject
 from .pages import PAGE_BLUEPRINT_NAME, make_page_blueprint
 from .rest.blueprint import BLUEPRINT_NAME, make_blueprint, serve_openapi
-from .rest.guards import ANY_METHOD
+from .rest.routes import add_app_route
 from .state import EXTENSION_KEY, OPENAPI_ENDPOINT, PROMETHEUS_ENDPOINT, TelemetryState, get_state
 from .storage.engines import resolve_database
 from .storage.store import TelemetryStore
@@ -113,12 +113,9 @@ class TelemetryExt(ExtensionObject):
                 app.register_blueprint(blueprint, name=name, url_prefix=prefix or None)
                 app.register_blueprint(page, name=page_name, url_prefix=prefix or None)
         if config.openapi_url:
-            app.add_url_rule(config.openapi_url, OPENAPI_ENDPOINT, serve_openapi, methods=["GET"])
+            add_app_route(app, config.openapi_url, OPENAPI_ENDPOINT, serve_openapi)
         if prometheus is not None and config.prometheus_url:
-            app.add_url_rule(
-                config.prometheus_url, PROMETHEUS_ENDPOINT, prometheus.serve_prometheus_metrics,
-                methods=ANY_METHOD, provide_automatic_options=False,
-            )
+            add_app_route(app, config.prometheus_url, PROMETHEUS_ENDPOINT, prometheus.serve_prometheus_metrics)
         app.cli.add_command(telemetry_cli)
 
     def state(self, app: Flask | None = None) -> TelemetryState:

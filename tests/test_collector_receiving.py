@@ -250,3 +250,33 @@ def test_unknown_paths_under_the_prefix_are_json_404s(collector: Flask) -> None:
     client: FlaskClient = collector.test_client()
     _assert_camunda_error(client.get("/collector/api/nothing"), 404)
     _assert_camunda_error(client.get("/collector/installations/unknown-installation"), 404)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"[" * 60_000, b'{"a":' * 40_000,
+     json.dumps({**engine_report(), "extra": json.loads("[" * 200 + "]" * 200)}).encode()],
+)
+def test_a_deeply_nested_body_gets_a_400_and_nothing_is_stored(collector: Flask, body: bytes) -> None:
+    response = collector.test_client().post(PINGS, data=body, content_type="application/json")
+    _assert_camunda_error(response, 400)
+    assert "nested deeper" in json_of(response)["message"]
+    assert stored_reports(_url(collector)) == []
+
+
+@pytest.mark.parametrize("method", ["PROPFIND", "MKCOL", "BREW", "PUT"])
+@pytest.mark.parametrize("prefix", ["/collector", ""])
+def test_any_method_on_a_collector_route_is_the_json_405_with_the_real_allow(
+    tmp_path: Path, method: str, prefix: str
+) -> None:
+    app = make_collector_app(f"sqlite:///{tmp_path / 'c.sqlite'}", tmp_path,
+                             CAMUNDA_TELEMETRY_COLLECTOR_URL_PREFIX=prefix)
+    client = app.test_client()
+    read_only = {"GET", "HEAD", "OPTIONS"}
+    for path, allowed in [("/pings", {"POST", "OPTIONS"}), ("/api/installations", read_only),
+                          ("/api/usage", read_only), ("/api/openapi.json", read_only), ("/", read_only),
+                          ("/installations/x", read_only), ("/assets/collector.css", read_only)]:
+        response = client.open(prefix + path, method=method)
+        _assert_camunda_error(response, 405)
+        assert set(response.headers["Allow"].replace(" ", "").split(",")) == allowed, path
+        assert "GET" in client.options(prefix + path).headers["Allow"] or path == "/pings"

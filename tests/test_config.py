@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,11 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import Column, Integer, Table
 
 from flask_camunda_telemetry import ConfigurationError, LicenseKeyError, TelemetryExt
+from flask_camunda_telemetry.collector import TelemetryCollector, get_collector_state
+from flask_camunda_telemetry.collector.config import KEYS as COLLECTOR_KEYS
+from flask_camunda_telemetry.collector.config import PREFIX as COLLECTOR_PREFIX
+from flask_camunda_telemetry.config import KEYS, PREFIX
+from flask_camunda_telemetry.settings import Key
 
 
 @pytest.mark.parametrize(
@@ -106,3 +112,139 @@ def test_edition_follows_an_ee_version_unless_set(tmp_path: Path) -> None:
     TelemetryExt(app)
     config = app.extensions["camunda_telemetry"].config
     assert (config.product_version, config.edition) == ("7.21.3", "enterprise")
+
+
+# -- values that used to pass init_app and break every read later -----------------------------
+
+_NOT_INSTALLED = next(
+    (uri for uri, module in (("mssql+pyodbc://host/db", "pyodbc"), ("oracle+cx_oracle://host/db", "cx_Oracle"))
+     if importlib.util.find_spec(module) is None),
+    None,
+)
+
+
+@pytest.mark.parametrize(
+    ("uri", "reason"),
+    [
+        ("foo://x/y", "knows no database 'foo'"),
+        ("not a url", "expected a database URI"),
+        ("postgresql+asyncpg://telemetry:secret@db/telemetry", "asyncio driver"),
+        ("postgresql+psycopg_async://telemetry@db/telemetry", "asyncio driver"),
+        ("sqlite+aiosqlite:///telemetry.sqlite", "asyncio driver"),
+        pytest.param(_NOT_INSTALLED, "cannot be imported",
+                     marks=pytest.mark.skipif(_NOT_INSTALLED is None, reason="every probed driver is installed")),
+    ],
+)
+def test_a_database_uri_that_cannot_work_fails_at_init_app(tmp_path: Path, uri: str, reason: str) -> None:
+    for key in ("CAMUNDA_TELEMETRY_DATABASE_URI", "SQLALCHEMY_DATABASE_URI"):
+        app = Flask("host", instance_path=str(tmp_path))
+        app.config[key] = uri
+        with pytest.raises(ConfigurationError) as caught:
+            TelemetryExt(app)
+        message = str(caught.value)
+        assert caught.value.key == key and message.startswith(key + " = ")
+        assert reason in message
+        assert "secret" not in message  # the password is never shown
+        assert "camunda_telemetry" not in app.extensions
+
+
+def test_a_bind_uri_that_cannot_work_fails_at_init_app(tmp_path: Path) -> None:
+    app = Flask("host", instance_path=str(tmp_path))
+    app.config.update(
+        SQLALCHEMY_BINDS={"telemetry": "sqlite+aiosqlite:///t.sqlite"}, CAMUNDA_TELEMETRY_BIND_KEY="telemetry"
+    )
+    with pytest.raises(ConfigurationError, match=r"SQLALCHEMY_BINDS\['telemetry'\] = .*asyncio"):
+        TelemetryExt(app)
+
+
+def test_a_good_database_uri_is_checked_without_connecting(tmp_path: Path) -> None:
+    app = Flask("host", instance_path=str(tmp_path / "instance"))
+    app.config["CAMUNDA_TELEMETRY_DATABASE_URI"] = f"sqlite:///{tmp_path / 'later.sqlite'}"
+    TelemetryExt(app)
+    app.config["CAMUNDA_TELEMETRY_DATABASE_URI"] = "postgresql+psycopg://nobody@127.0.0.1:9/none"
+    TelemetryExt(Flask("other", instance_path=str(tmp_path / "instance")))  # nothing listens on port 9
+    assert not (tmp_path / "later.sqlite").exists() and not (tmp_path / "instance").exists()
+
+
+def _id(value: object) -> str | None:
+    """A test id for a parameter (the repr of ``10**5000`` raises)."""
+    return f"int{value.bit_length()}bits" if isinstance(value, int) and value.bit_length() > 64 else None
+
+
+@pytest.mark.parametrize("value", [10**400, 10**5000, float("inf"), float("-inf"), float("nan"), "nan", "inf",
+                                   "1e999", -1, "1e-9", 1e-9, True], ids=_id)
+def test_an_interval_is_finite_and_sane_or_fails_at_init_app(tmp_path: Path, value: object) -> None:
+    app = Flask("host", instance_path=str(tmp_path))
+    app.config["CAMUNDA_TELEMETRY_FLUSH_INTERVAL"] = value
+    with pytest.raises(ConfigurationError) as caught:
+        TelemetryExt(app)
+    assert caught.value.key == "CAMUNDA_TELEMETRY_FLUSH_INTERVAL"
+    assert len(str(caught.value)) < 400  # a 5000-digit value is shortened, not printed (nor a ValueError)
+
+
+def _all_keys() -> list[tuple[str, Key]]:
+    return [(PREFIX, key) for key in KEYS] + [(COLLECTOR_PREFIX, key) for key in COLLECTOR_KEYS]
+
+
+@pytest.mark.parametrize(("prefix", "key"), _all_keys(), ids=lambda v: getattr(v, "name", v))
+def test_no_key_takes_a_number_out_of_every_range(prefix: str, key: Key) -> None:
+    for value in (10**400, 10**5000, float("inf"), float("nan"), -(10**400)):
+        with pytest.raises(ConfigurationError) as caught:
+            key.parse(prefix + key.name, value)
+        assert len(str(caught.value)) < 1000
+
+
+def _seconds_keys() -> list[tuple[str, Key]]:
+    return [(p, k) for p, k in _all_keys() if k.parse.__qualname__.startswith("parse_seconds.")]
+
+
+@pytest.mark.parametrize(("prefix", "key"), _seconds_keys(), ids=lambda v: getattr(v, "name", v))
+def test_every_interval_and_timeout_has_sane_bounds(prefix: str, key: Key) -> None:
+    name = prefix + key.name
+    key.parse(name, key.default)
+    for too_long in (366 * 86400 + 1, "1e9", "infinity"):
+        with pytest.raises(ConfigurationError):
+            key.parse(name, too_long)
+    try:
+        key.parse(name, 0)
+    except ConfigurationError:  # a period or timeout that may not be 0 may not be next to 0 either
+        for tiny in (1e-9, "1e-9", "0.0001"):
+            with pytest.raises(ConfigurationError):
+                key.parse(name, tiny)
+
+
+@pytest.mark.parametrize(
+    ("key", "attribute"),
+    [("INTEGRATIONS", "integrations"), ("WEBAPPS", "webapps"), ("EXCLUDED_ENDPOINTS", "excluded_endpoints")],
+)
+def test_every_list_key_splits_a_string_on_commas(tmp_path: Path, key: str, attribute: str) -> None:
+    app = Flask("host", instance_path=str(tmp_path))
+    app.config["CAMUNDA_TELEMETRY_" + key] = "first, second,third,"
+    TelemetryExt(app)
+    assert getattr(app.extensions["camunda_telemetry"].config, attribute) == ("first", "second", "third")
+
+
+def test_url_prefixes_from_an_environment_variable_mount_each(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLASK_CAMUNDA_TELEMETRY_URL_PREFIX", "/a,/b")
+    monkeypatch.setenv("FLASK_CAMUNDA_TELEMETRY_COLLECTOR_TOKENS", "one,two")
+    app = Flask("host", instance_path=str(tmp_path))
+    app.config.from_prefixed_env()
+    app.config["CAMUNDA_TELEMETRY_DATABASE_URI"] = f"sqlite:///{tmp_path / 't.sqlite'}"
+    TelemetryExt(app)
+    TelemetryCollector(app)
+    assert app.extensions["camunda_telemetry"].config.url_prefixes == ("/a", "/b")
+    assert get_collector_state(app).config.tokens == ("one", "two")
+    client = app.test_client()
+    assert [client.get(p).status_code for p in ("/a/telemetry/data", "/b/telemetry/data")] == [200, 200]
+    assert client.get("/a,/b/telemetry/data").status_code == 404
+
+
+@pytest.mark.parametrize("name", ["ORDER", "Select", "USER", "Group"])
+@pytest.mark.parametrize("key", ["COUNT_TABLE", "PROPERTY_TABLE"])
+def test_a_reserved_word_with_capitals_as_a_table_name_fails_at_init_app(tmp_path: Path, key: str, name: str) -> None:
+    app = Flask("host", instance_path=str(tmp_path))
+    app.config["CAMUNDA_TELEMETRY_" + key] = name
+    with pytest.raises(ConfigurationError) as caught:
+        TelemetryExt(app)
+    assert caught.value.key == "CAMUNDA_TELEMETRY_" + key
+    assert f"reserved word of SQL; write it in lower case ({name.lower()!r}" in str(caught.value)

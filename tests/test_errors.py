@@ -124,3 +124,96 @@ def test_redacting_the_license(tmp_path: Path) -> None:
         "customer": None, "type": "UNIFIED", "valid-until": "2030-01-01", "unlimited": False,
         "features": {"camundaBPM": "true"}, "raw": None,
     }
+
+
+#: Methods Werkzeug has no rule for anywhere: it would answer them before any view runs.
+ODD_METHODS = ["PROPFIND", "MKCOL", "LOCK", "BREW", "PUT"]
+
+
+@pytest.fixture
+def every_route_app(tmp_path: Path) -> Flask:
+    """Every route of the extension mounted, under two prefixes, next to a host route of its own."""
+    app = make_app(
+        f"sqlite:///{tmp_path / 't.sqlite'}", tmp_path,
+        CAMUNDA_TELEMETRY_URL_PREFIX=["", "/engine-rest"],
+        CAMUNDA_TELEMETRY_OPENAPI_URL="/openapi/telemetry.json",
+        CAMUNDA_TELEMETRY_PROMETHEUS_URL="/telemetry/metrics",
+    )
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    return app
+
+
+@pytest.mark.parametrize("method", ODD_METHODS)
+@pytest.mark.parametrize(
+    ("path", "allowed"),
+    [
+        ("/telemetry/data", {"GET", "HEAD", "OPTIONS"}),
+        ("/engine-rest/telemetry/data", {"GET", "HEAD", "OPTIONS"}),
+        ("/telemetry/configuration", {"GET", "HEAD", "POST", "OPTIONS"}),
+        ("/engine-rest/telemetry/configuration", {"GET", "HEAD", "POST", "OPTIONS"}),
+        ("/telemetry/", {"GET", "HEAD", "OPTIONS"}),
+        ("/engine-rest/telemetry/", {"GET", "HEAD", "OPTIONS"}),
+        ("/openapi/telemetry.json", {"GET", "HEAD", "OPTIONS"}),
+        ("/telemetry/metrics", {"GET", "HEAD", "OPTIONS"}),
+        ("/telemetry/static/telemetry.css", {"GET", "HEAD", "OPTIONS"}),
+        ("/engine-rest/telemetry/static/telemetry.js", {"GET", "HEAD", "OPTIONS"}),
+    ],
+)
+def test_any_method_on_any_route_of_the_extension_is_the_json_405_with_the_real_allow(
+    every_route_app: Flask, method: str, path: str, allowed: set[str]
+) -> None:
+    response = every_route_app.test_client().open(path, method=method)
+    _camunda_error(response, 405, "NotAllowedException")
+    assert set(response.headers["Allow"].replace(" ", "").split(",")) == allowed
+
+
+@pytest.mark.parametrize("method", ODD_METHODS)
+def test_any_method_on_an_unknown_sub_path_is_the_json_404(every_route_app: Flask, method: str) -> None:
+    for path in ("/telemetry/nothing", "/engine-rest/telemetry/data/extra"):
+        _camunda_error(every_route_app.test_client().open(path, method=method), 404, "NotFoundException")
+
+
+@pytest.mark.parametrize("method", ODD_METHODS)
+def test_the_host_routes_keep_their_own_405(every_route_app: Flask, method: str) -> None:
+    @every_route_app.errorhandler(405)
+    def host_not_allowed(error: Exception) -> tuple[str, int]:
+        return "host 405", 405
+
+    client = every_route_app.test_client()
+    response = client.open("/process-instance", method=method)
+    assert (response.status_code, response.get_data(as_text=True)) == (405, "host 405")
+    assert client.open("/process-definition/x/start", method=method).get_data(as_text=True) == "host 405"
+
+
+@pytest.mark.parametrize("method", ODD_METHODS)
+def test_the_host_routes_keep_werkzeugs_405(every_route_app: Flask, method: str) -> None:
+    response = every_route_app.test_client().open("/process-instance", method=method)
+    assert (response.status_code, response.mimetype) == (405, "text/html")
+    assert set(response.headers["Allow"].replace(" ", "").split(",")) == {"GET", "HEAD", "OPTIONS"}
+
+
+def test_the_routes_still_answer_their_own_methods(every_route_app: Flask) -> None:
+    client = every_route_app.test_client()
+    for path in ("/telemetry/data", "/engine-rest/telemetry/data", "/openapi/telemetry.json",
+                 "/telemetry/metrics", "/telemetry/static/telemetry.css", "/telemetry/"):
+        assert client.get(path).status_code == 200, path
+        assert client.head(path).status_code == 200, path
+        assert "GET" in client.options(path).headers["Allow"], path
+    assert client.post("/telemetry/configuration", json={"enableTelemetry": True}).status_code == 204
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"[" * 60_000, b"{\"a\":" * 12_000, b'{"enableTelemetry": true, "x": ' + b"[" * 2000 + b"]" * 2000 + b"}",
+     b'{"enableTelemetry": true, "x": ' + b'{"a":' * 100 + b"1" + b"}" * 100 + b"}"],
+)
+def test_a_deeply_nested_configuration_body_is_a_json_400(
+    sqlite_app: Flask, body: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="flask_camunda_telemetry"):
+        response = sqlite_app.test_client().post(
+            "/telemetry/configuration", data=body, content_type="application/json"
+        )
+    body_ = _camunda_error(response, 400, "InvalidRequestException")
+    assert "nested" in str(body_["message"])
+    assert not caplog.records  # a client's mistake, not an error of the server

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from flask import Blueprint, Flask, Response
-from werkzeug.exceptions import NotFound
+from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import PathConverter
 
 from ..exceptions import AlreadyInitializedError
 from ..hosting import ExtensionObject
-from ..rest.guards import ANY_METHOD
+from ..rest.guards import allow
 from ..rest.responses import error_response, json_response, register_json_errors
+from ..rest.routes import add_blueprint_route, add_static_route, methods_of_other_routes
 from ..storage.engines import resolve_database
 from .api import api_installations, api_usage
 from .cli import collector_cli
@@ -33,9 +35,13 @@ BLUEPRINT_NAME = "camunda_telemetry_collector"
 #: The SQLite file in the instance folder used when nothing else names a database.
 SQLITE_FILE = "camunda_telemetry_collector.sqlite"
 F = TypeVar("F", bound=Callable[..., Any])
+_STATIC = os.path.join(os.path.dirname(__file__), "static")
 
 
 def _openapi() -> Response:
+    options = allow("GET", "HEAD")
+    if options is not None:
+        return options
     try:
         return json_response(build_spec(get_collector_state().config.url_prefix))
     except ImportError:
@@ -44,6 +50,9 @@ def _openapi() -> Response:
 
 
 def _unknown(subpath: str) -> Response:
+    other = methods_of_other_routes()
+    if other:
+        raise MethodNotAllowed(valid_methods=sorted(other))
     raise NotFound("No such collector resource. The routes are pings, api/installations, api/usage, "
                    "api/openapi.json, and the dashboard pages.")
 
@@ -55,8 +64,8 @@ class AnyPath(PathConverter):
 
 
 def make_blueprint(url_prefix: str) -> Blueprint:
-    blueprint = Blueprint(BLUEPRINT_NAME, __name__, template_folder="templates", static_folder="static",
-                          static_url_path="/assets")
+    blueprint = Blueprint(BLUEPRINT_NAME, __name__, template_folder="templates")
+    add_static_route(blueprint, "/assets", _STATIC)
     routes: list[tuple[str, Callable[..., Response]]] = [
         ("/pings", receive_report),
         ("/api/installations", api_installations),
@@ -68,7 +77,7 @@ def make_blueprint(url_prefix: str) -> Blueprint:
     if url_prefix:  # under a prefix every other path is the collector's (a JSON 404)
         routes.append(("/<collector_path:subpath>", _unknown))
     for rule, view in routes:
-        blueprint.add_url_rule(rule, view_func=view, methods=ANY_METHOD, provide_automatic_options=False)
+        add_blueprint_route(blueprint, rule, view)
     register_json_errors(blueprint)
     return blueprint
 

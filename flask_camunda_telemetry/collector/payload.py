@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from marshmallow import ValidationError
 
 from ..document.metrics import INTERNAL_NAMES, PUBLIC_NAMES
 from ..exceptions import TelemetryError
+from ..rest.bodies import JsonTooDeepError, load_json
 from .schemas import NAME_RULE, ReceivedReportSchema, storable
 from .tables import NAME_LENGTH
 
@@ -104,7 +104,9 @@ def read_report(body: bytes, report_id: str | None, received_at: dt.datetime) ->
     """Load ``body``; raises :class:`InvalidReportError` saying what is wrong."""
     try:
         text = body.decode("utf-8")
-        document = json.loads(text)
+        document = load_json(text)
+    except JsonTooDeepError as exc:
+        raise InvalidReportError(f"The body is refused: {exc}.") from None
     except ValueError as exc:
         raise InvalidReportError(f"The body is not JSON in UTF-8: {exc}.") from None
     if not isinstance(document, dict):

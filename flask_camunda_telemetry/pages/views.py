@@ -10,12 +10,14 @@ is JSON in Camunda's shape, as under the rest of ``/telemetry/``.
 from __future__ import annotations
 
 import logging
+import os
 
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 
 from ..exceptions import DatabasePermissionError, DatabaseUnavailableError, TableMissingError
-from ..rest.guards import ANY_METHOD, WWW_AUTHENTICATE, Refusal, admit
+from ..rest.guards import WWW_AUTHENTICATE, Refusal, admit
 from ..rest.responses import register_json_errors
+from ..rest.routes import add_blueprint_route, add_static_route
 from ..state import OPENAPI_ENDPOINT, get_state
 from .context import now, page_context
 
@@ -33,6 +35,7 @@ _HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
+_STATIC = os.path.join(os.path.dirname(__file__), "static")
 _QUERY_LIMIT = 255  # a command name is at most 255 characters
 
 log = logging.getLogger("flask_camunda_telemetry")
@@ -93,16 +96,9 @@ def _secure(response: Response) -> Response:
 
 def make_page_blueprint() -> Blueprint:
     """The page; registered once per configured URL prefix, next to the JSON routes."""
-    blueprint = Blueprint(
-        PAGE_BLUEPRINT_NAME,
-        __name__,
-        template_folder="templates",
-        static_folder="static",
-        static_url_path="/telemetry/static",
-    )
-    blueprint.add_url_rule(
-        "/telemetry/", view_func=telemetry_page, methods=ANY_METHOD, provide_automatic_options=False
-    )
+    blueprint = Blueprint(PAGE_BLUEPRINT_NAME, __name__, template_folder="templates")
+    add_static_route(blueprint, "/telemetry/static", _STATIC)
+    add_blueprint_route(blueprint, "/telemetry/", telemetry_page)
     blueprint.after_request(_secure)
     register_json_errors(blueprint)
     return blueprint

@@ -1,23 +1,31 @@
 """The blueprint: ``/telemetry/data``, ``/telemetry/configuration``, and JSON errors for both.
 
-Every route answers JSON in Camunda's shape, including for a wrong method (405 with ``Allow``)
-and an unknown sub-path under ``/telemetry/`` (404). ``/telemetry/`` itself is the page
-(:mod:`..pages`).
+Every route answers JSON in Camunda's shape, including for a wrong method, whatever it is (405
+with ``Allow``: the routes take every method, see :mod:`.routes`), a body that is not JSON or
+nests too deeply (400), and an unknown sub-path under ``/telemetry/`` (404). ``/telemetry/``
+itself is the page (:mod:`..pages`).
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import Blueprint, Response, request
-from werkzeug.exceptions import BadRequest, NotFound, RequestEntityTooLarge, UnsupportedMediaType
+from werkzeug.exceptions import (
+    BadRequest,
+    MethodNotAllowed,
+    NotFound,
+    RequestEntityTooLarge,
+    UnsupportedMediaType,
+)
 
 from ..document.schemas import TelemetryDataSchema
 from ..state import get_state
-from .guards import ANY_METHOD, admit, allow, check_access, refusal_response
+from .bodies import JsonTooDeepError, load_json
+from .guards import admit, allow, check_access, refusal_response
 from .openapi import build_spec
-from .responses import json_response, register_json_errors
+from .responses import handle_exception, json_response, register_json_errors
+from .routes import add_blueprint_route, methods_of_other_routes
 
 __all__ = ["BLUEPRINT_NAME", "make_blueprint", "serve_openapi"]
 
@@ -42,7 +50,9 @@ def _consent_body() -> bool:
     if len(raw) > _MAX_BODY:
         raise RequestEntityTooLarge(f"The request body is larger than {_MAX_BODY} bytes.")
     try:
-        body: Any = json.loads(raw or b"null")
+        body: Any = load_json(raw or b"null")
+    except JsonTooDeepError as exc:
+        raise BadRequest(f"The request body is refused: {exc}.") from None
     except ValueError as exc:
         raise BadRequest(f"The request body is not valid JSON: {exc}") from None
     if not isinstance(body, dict) or not isinstance(body.get("enableTelemetry"), bool):
@@ -79,6 +89,9 @@ def telemetry_configuration() -> Response | tuple[str, int]:
 
 
 def unknown_resource(subpath: str) -> Response:
+    other = methods_of_other_routes()  # the page's static files, say
+    if other:
+        raise MethodNotAllowed(valid_methods=sorted(other))
     rule = request.url_rule.rule if request.url_rule else "/telemetry/"
     root = request.script_root + rule[: rule.index("/telemetry/")]
     raise NotFound(
@@ -89,9 +102,16 @@ def unknown_resource(subpath: str) -> Response:
 
 
 def serve_openapi() -> Response:
-    """``CAMUNDA_TELEMETRY_OPENAPI_URL``: the OpenAPI description of the first URL prefix."""
-    prefixes = get_state().config.url_prefixes
-    return json_response(build_spec(prefixes[0] if prefixes else ""))
+    """``CAMUNDA_TELEMETRY_OPENAPI_URL``: the OpenAPI description of the first URL prefix.
+    A route of the app, not of the blueprint: it answers its errors as JSON itself."""
+    try:
+        options = allow("GET", "HEAD")
+        if options is not None:
+            return options
+        prefixes = get_state().config.url_prefixes
+        return json_response(build_spec(prefixes[0] if prefixes else ""))
+    except Exception as exc:  # noqa: BLE001 - every failure answers JSON, as the other routes do
+        return handle_exception(exc)
 
 
 def make_blueprint() -> Blueprint:
@@ -102,6 +122,6 @@ def make_blueprint() -> Blueprint:
         ("/telemetry/configuration", telemetry_configuration),
         ("/telemetry/<path:subpath>", unknown_resource),
     ):
-        blueprint.add_url_rule(rule, view_func=view, methods=ANY_METHOD, provide_automatic_options=False)
+        add_blueprint_route(blueprint, rule, view)
     register_json_errors(blueprint)
     return blueprint

@@ -16,7 +16,6 @@ from ..state import TelemetryState, get_state
 from .responses import authorization_error, error_response
 
 __all__ = [
-    "ANY_METHOD",
     "WWW_AUTHENTICATE",
     "Refusal",
     "admit",
@@ -26,15 +25,15 @@ __all__ = [
     "refusal_response",
 ]
 
-#: Routes accept every common method so that a wrong one gets this package's 405 rather than the
-#: host app's; OPTIONS is answered with the real methods.
-ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT", "QUERY"]
 #: The challenge a 401 carries.
 WWW_AUTHENTICATE = 'Bearer realm="telemetry"'
 
 
 def allow(*methods: str) -> Response | None:
-    """None when the request's method is one of ``methods``; the OPTIONS answer; else raise a 405."""
+    """None when the request's method is one of ``methods``; the OPTIONS answer; else raise a 405.
+
+    The routes take every method (:mod:`.routes`), so that each view answers a wrong one here
+    rather than the host app's 405; OPTIONS is answered with the real methods."""
     allowed = [*methods, "OPTIONS"]
     if request.method == "OPTIONS":
         response = current_app.response_class(status=200)

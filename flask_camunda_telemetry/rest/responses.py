@@ -81,7 +81,7 @@ def handle_exception(exc: Exception) -> Response:
     log.exception("unexpected error in the telemetry endpoint")
     return error_response(
         500,
-        "An unexpected error occurred while reading the telemetry data; the server log has the details.",
+        "An unexpected error occurred while answering this request; the server log has the details.",
         type_="ProcessEngineException",
         code=0,
     )

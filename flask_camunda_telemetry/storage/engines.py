@@ -21,6 +21,7 @@ from sqlalchemy.pool import StaticPool
 
 from ..exceptions import ConfigurationError
 from ..forking import ForkAware
+from .urls import check_database_uri
 
 if TYPE_CHECKING:
     from flask_sqlalchemy import SQLAlchemy
@@ -131,8 +132,10 @@ def resolve_database(
         return metadata, LazyEngine(lambda: _host_engine(app_ref, db, bind_key), owned=False)
     if uri is None and bind_key is not None:
         uri = _bind_uri(app, bind_key)
+        check_database_uri(f"SQLALCHEMY_BINDS[{bind_key!r}]", uri)
     if uri is None:
         uri = app.config.get("SQLALCHEMY_DATABASE_URI") or f"sqlite:///{default_file}"
+        check_database_uri("SQLALCHEMY_DATABASE_URI", uri)
     in_instance = _relative_sqlite_in_instance(uri, app.instance_path)
     if in_instance is not None:
         instance_path = app.instance_path
