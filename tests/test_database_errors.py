@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 from flask_camunda_telemetry.state import get_state
 
 from .support.apps import make_app
-from .support.databases import ADMIN_URLS, INSTALLATION_ID, execute, property_rows
+from .support.databases import ADMIN_URLS, INSTALLATION_ID, execute, property_rows, server_backends
 from .support.documents import counts, driver_text, json_of
 
 QUIET = {"CAMUNDA_TELEMETRY_FLUSH_INTERVAL": 3600}
@@ -75,9 +75,9 @@ def quiet_app(url: str, instance: Path, **config: object) -> Flask:
     return make_app(url, instance, None, **QUIET, **config)
 
 
+# SQLite has no users, so no privileges to revoke.
+@pytest.mark.parametrize("database_url", server_backends(), indirect=True)
 def test_permission_denied_is_reported_as_such_with_what_to_grant(database_url: str, tmp_path: Path) -> None:
-    if database_url.startswith("sqlite"):
-        pytest.skip("SQLite has no users")
     owner = quiet_app(database_url, tmp_path / "owner")
     assert owner.test_cli_runner().invoke(args=["telemetry", "init-db"]).exit_code == 0
     get_state(owner).close(flush=False)

@@ -104,6 +104,13 @@ def selected_backends() -> tuple[str, ...]:
     return backends
 
 
+def server_backends() -> list[str]:
+    """The selected backends that are database servers (for what SQLite does not have, such
+    as users and privileges); use with ``@pytest.mark.parametrize("database_url",
+    server_backends(), indirect=True)``."""
+    return [backend for backend in selected_backends() if backend != "sqlite"]
+
+
 def is_uuid4(value: str | None) -> bool:
     if value is None:
         return False
