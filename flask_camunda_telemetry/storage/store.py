@@ -26,6 +26,7 @@ from ..exceptions import DatabaseUnavailableError
 from ..forking import ForkAware
 from .engines import LazyEngine
 from .tables import TelemetryTables
+from .timeouts import hold
 from .transactions import ATTEMPTS, create_missing_tables, run_transaction
 
 __all__ = ["INSTALLATION_ID", "META", "START_DATE", "TelemetryStore"]
@@ -71,7 +72,7 @@ class TelemetryStore(ForkAware):
         return self.lazy_engine()
 
     def _retry(self, action: str, work: Callable[[Connection], T]) -> T:
-        return run_transaction(self.engine, action, work, _KEPT)
+        return run_transaction(self.engine, action, work, _KEPT, self.lazy_engine.timeout)
 
     def _execute(self, action: str, statement: Executable) -> None:
         self._retry(action, lambda conn: conn.execute(statement))
@@ -80,7 +81,9 @@ class TelemetryStore(ForkAware):
 
     def create_tables(self) -> None:
         """Create the tables that are missing; tolerates another process doing the same."""
-        create_missing_tables(self.engine, (self.tables.property, self.tables.count), "flask telemetry init-db")
+        create_missing_tables(
+            self.engine, (self.tables.property, self.tables.count), "flask telemetry init-db", self.lazy_engine.timeout
+        )
         self._tables_ready = True
 
     def ensure_tables(self) -> None:
@@ -135,7 +138,7 @@ class TelemetryStore(ForkAware):
     def installation_id(self) -> str:
         """The database's installation id, created on first use; cached for the process."""
         if self._installation_id is None:
-            with self._lock:
+            with hold(self._lock, self.lazy_engine.timeout, "read the installation id"):
                 if self._installation_id is None:
                     self.ensure_tables()
                     self._installation_id = self._set_property_once(INSTALLATION_ID, lambda: str(uuid.uuid4()))
