@@ -159,7 +159,7 @@ KEYS: tuple[Key, ...] = (
         "Seconds any wait on the database may last (0.5 to 3600): connect, locks, statements, and the "
         "retries of a lock conflict, together. A read of the routes answers 503 after it; shutdown "
         "gives up on its last flush after it (and logs the counts it could not write). See "
-        "\"Database outages\" for each backend's limits."),
+        "\"Database outages\" in the README for each backend's limits."),
     Key("EXCLUDED_ENDPOINTS", (), parse_names, "Endpoints never counted (health checks, ...)."),
     Key("OPENAPI_URL", None, parse_url_path, "Serve the OpenAPI description at this path."),
     Key("PROMETHEUS_URL", None, parse_route,
