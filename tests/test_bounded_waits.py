@@ -5,6 +5,7 @@ gives up within it and logs the counts it could not write."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import threading
@@ -21,6 +22,7 @@ from flask import Flask
 
 from flask_camunda_telemetry import ConfigurationError, DatabaseUnavailableError, TelemetryExt
 from flask_camunda_telemetry.state import get_state
+from flask_camunda_telemetry.storage.flight import SHARE_WAIT, SingleFlight
 
 from .support.apps import host_app, make_app
 from .support.processes import serve, server_env
@@ -200,3 +202,50 @@ def test_reads_of_a_locked_database_never_eat_the_hosts_threads(database_url: st
         assert elapsed < 2.0, f"the host's view took {elapsed:.1f} s"
         assert statuses == [503] * 6
         assert server.request("GET", "/telemetry/data").status == 200  # recovered
+
+
+def test_the_locks_a_stuck_flush_holds_are_waited_on_at_most_the_bound(tmp_path: Path) -> None:
+    """While the flush thread holds the state's and the store's locks during a database call that
+    hangs, a read gives up on them within the bound (before: it waited as long as the call)."""
+    state = get_state(make_app(f"sqlite:///{tmp_path / 't.sqlite'}", tmp_path / "instance", **BOUNDED))
+    state.count_command("Kept")
+    for lock, read in ((state._sync_lock, state.counts), (state.store._lock, state.store.installation_id)):
+        # as the flush thread holds it during a call that hangs
+        with lock, pytest.raises(DatabaseUnavailableError, match="CAMUNDA_TELEMETRY_DB_TIMEOUT"):
+            within(LIMIT, read)
+    assert state.counts()[0] == {"Kept": 1}
+
+
+def test_concurrent_reads_share_one_flight_or_answer_at_once() -> None:
+    flights = SingleFlight()
+    release = threading.Event()
+    calls: list[str] = []
+
+    def slow() -> str:
+        calls.append("slow")
+        release.wait(10)
+        return "result"
+
+    with ThreadPoolExecutor(4) as pool:
+        leader = pool.submit(flights.run, "data", slow, 10, contextlib.nullcontext)
+        time.sleep(0.2)
+        sharer = pool.submit(flights.run, "data", lambda: "other", 10, contextlib.nullcontext)
+        time.sleep(0.1)
+        release.set()
+        assert (leader.result(), sharer.result()) == ("result", "result")
+    assert calls == ["slow"]  # one thread read the database for both
+
+    release.clear()
+    start = time.monotonic()
+    with ThreadPoolExecutor(4) as pool:
+        leader = pool.submit(flights.run, "data", slow, 10, contextlib.nullcontext)
+        time.sleep(0.2)
+        others = [pool.submit(flights.run, key, slow, 10, contextlib.nullcontext) for key in ("data", "prometheus")]
+        for other in others:  # the read in flight is stuck: the others answer 503 within SHARE_WAIT
+            with pytest.raises(DatabaseUnavailableError, match="Another read"):
+                other.result()
+        assert time.monotonic() - start < 0.2 + SHARE_WAIT + 1
+        release.set()
+        assert leader.result() == "result"
+    with pytest.raises(DatabaseUnavailableError, match=r"did not answer within 0\.5 s"):
+        flights.run("data", lambda: time.sleep(2), 0.5, contextlib.nullcontext)
