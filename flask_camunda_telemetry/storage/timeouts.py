@@ -125,71 +125,68 @@ def _watchdog(dbapi: Any, after: float) -> Iterator[None]:
         timer.cancel()
 
 
-def _cursor_value(dbapi: Any, sql: str) -> Any:
-    cursor = dbapi.cursor()
+def _restore(conn: Connection, sql: str) -> None:
+    """Run ``sql`` on the raw connection, outside any transaction; on failure the connection is
+    invalidated, so that the pool never hands out a connection with our limits."""
     try:
-        cursor.execute(sql)
-        return cursor.fetchone() if cursor.description else None
-    finally:
-        cursor.close()
+        conn.rollback()  # a transaction left open is ended before the restore
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql)
+        finally:
+            cursor.close()
+    except Exception:  # noqa: BLE001 - the connection is dropped instead
+        conn.invalidate()
 
 
-def _session_limits(conn: Connection, left: float) -> str | None:
-    """Set the session's lock and statement limits to ``left`` seconds; the SQL restoring them."""
-    dbapi = conn.connection.dbapi_connection
+def _limits(conn: Connection, left: float) -> str | None:
+    """Set the lock and statement limits to ``left`` seconds, in the transaction begun on
+    ``conn``; the SQL restoring the session's own values afterwards (None: nothing to restore)."""
     dialect = conn.dialect
+    if dialect.name == "postgresql":  # SET LOCAL: they end with the transaction
+        ms = max(1, int(left * 1000))
+        conn.exec_driver_sql(
+            f"SELECT set_config('statement_timeout', '{ms}', true), set_config('lock_timeout', '{ms}', true)"
+        )
+        return None
     if dialect.name == "sqlite":
-        (old,) = _cursor_value(dbapi, "PRAGMA busy_timeout")
-        _cursor_value(dbapi, f"PRAGMA busy_timeout = {max(1, int(left * 1000))}")
-        return f"PRAGMA busy_timeout = {int(old)}"
+        old = conn.exec_driver_sql("PRAGMA busy_timeout").scalar()
+        conn.exec_driver_sql(f"PRAGMA busy_timeout = {max(1, int(left * 1000))}")
+        return f"PRAGMA busy_timeout = {int(old or 0)}"
     if dialect.name in ("mysql", "mariadb"):
         names = ["lock_wait_timeout", "innodb_lock_wait_timeout"]
         values = [str(max(1, math.ceil(left)))] * 2
         if getattr(dialect, "is_mariadb", False):
             names.append("max_statement_time")
             values.append(f"{max(0.001, left):.3f}")
-        old = _cursor_value(dbapi, "SELECT " + ", ".join(f"@@SESSION.{n}" for n in names))
-        _cursor_value(dbapi, "SET " + ", ".join(f"SESSION {n} = {v}" for n, v in zip(names, values, strict=True)))
-        return "SET " + ", ".join(f"SESSION {n} = {v}" for n, v in zip(names, old, strict=True))
+        row = conn.exec_driver_sql("SELECT " + ", ".join(f"@@SESSION.{n}" for n in names)).one()
+        conn.exec_driver_sql("SET " + ", ".join(f"SESSION {n} = {v}" for n, v in zip(names, values, strict=True)))
+        return "SET " + ", ".join(f"SESSION {n} = {v}" for n, v in zip(names, row, strict=True))
     return None
 
 
-def _transaction_limits(conn: Connection, left: float) -> None:
-    """PostgreSQL: ``SET LOCAL`` the statement and lock timeouts (they end with the transaction)."""
-    if conn.dialect.name == "postgresql":
-        ms = max(1, int(left * 1000))
-        conn.exec_driver_sql(
-            f"SELECT set_config('statement_timeout', '{ms}', true), set_config('lock_timeout', '{ms}', true)"
-        )
-
-
 @contextlib.contextmanager
-def bounded_connection(engine: Engine, deadline: Deadline) -> Iterator[Connection]:
-    """A connection of ``engine`` whose lock and statement waits end by ``deadline`` (the session
-    settings are restored on leaving), watched by the watchdog."""
+def bounded_connection(engine: Engine, deadline: Deadline, *, begin: bool = False) -> Iterator[Connection]:
+    """A connection of ``engine`` (in a transaction committed on success when ``begin``) whose
+    lock and statement waits end by ``deadline`` (the session's own settings are restored on
+    leaving), watched by the watchdog."""
     if deadline.at is None:
-        with engine.connect() as conn:
+        with engine.connect() as conn, conn.begin() if begin else contextlib.nullcontext():
             yield conn
         return
-    with bounded_checkout(engine, deadline.left()) as conn:
-        dbapi = conn.connection.dbapi_connection
-        with _watchdog(dbapi, deadline.left() + GRACE):
-            restore = _session_limits(conn, deadline.left())
-            try:
+    with bounded_checkout(engine, deadline.left()) as conn, _watchdog(
+        conn.connection.dbapi_connection, deadline.left() + GRACE
+    ):
+        restore: str | None = None
+        try:
+            with conn.begin() if begin else contextlib.nullcontext():
+                restore = _limits(conn, deadline.left())
                 yield conn
-            finally:
-                if restore is not None:
-                    try:
-                        conn.rollback()  # a transaction left open is ended before the restore
-                        _cursor_value(dbapi, restore)
-                    except Exception:  # noqa: BLE001 - never hand a connection with our limits back
-                        conn.invalidate()
+        finally:
+            if restore is not None:
+                _restore(conn, restore)
 
 
-@contextlib.contextmanager
-def bounded_transaction(engine: Engine, deadline: Deadline) -> Iterator[Connection]:
+def bounded_transaction(engine: Engine, deadline: Deadline) -> contextlib.AbstractContextManager[Connection]:
     """A transaction of ``engine`` (committed on success) whose every wait ends by ``deadline``."""
-    with bounded_connection(engine, deadline) as conn, conn.begin():
-        if deadline.at is not None:
-            _transaction_limits(conn, deadline.left())
-        yield conn
+    return bounded_connection(engine, deadline, begin=True)
