@@ -20,6 +20,7 @@ Three layers, so that no call waits longer than the bound whatever the database 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import os
 import socket
@@ -33,6 +34,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 
 from ..exceptions import DatabaseUnavailableError
+from ..forking import ForkAware
 from .checkout import bounded_checkout
 
 __all__ = ["GRACE", "Deadline", "bounded_connection", "bounded_transaction", "connect_args", "hold"]
@@ -113,16 +115,52 @@ def _interrupt(dbapi: Any) -> None:
             dup.shutdown(socket.SHUT_RDWR)
 
 
-@contextlib.contextmanager
-def _watchdog(dbapi: Any, after: float) -> Iterator[None]:
-    timer = threading.Timer(after, _interrupt, (dbapi,))
-    timer.daemon = True
-    timer.name = "camunda-telemetry-db-watchdog"
-    timer.start()
-    try:
-        yield
-    finally:
-        timer.cancel()
+class _Watchdog(ForkAware):
+    """One daemon thread per process that interrupts the connections whose time is up."""
+
+    fork_fresh = {
+        "_lock": threading.Lock,
+        "_wake": threading.Event,
+        "_watched": dict,
+        "_thread": lambda: None,
+        "_tokens": lambda: itertools.count(),
+    }
+    _lock: threading.Lock
+    _wake: threading.Event
+    _watched: dict[int, tuple[float, Any]]
+    _thread: threading.Thread | None
+    _tokens: itertools.count[int]
+
+    @contextlib.contextmanager
+    def watching(self, dbapi: Any, after: float) -> Iterator[None]:
+        """Interrupt ``dbapi`` (a DB-API connection) if the block lasts more than ``after`` seconds."""
+        with self._lock:
+            token = next(self._tokens)
+            self._watched[token] = (time.monotonic() + after, dbapi)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="camunda-telemetry-db-watchdog", daemon=True)
+                self._thread.start()
+        self._wake.set()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._watched.pop(token, None)
+
+    def _run(self) -> None:
+        while True:
+            self._wake.clear()  # before looking: a deadline added from now on wakes the wait below
+            with self._lock:
+                now = time.monotonic()
+                due = [token for token, (at, _) in self._watched.items() if at <= now]
+                connections = [self._watched.pop(token)[1] for token in due]
+                wait = min((at for at, _ in self._watched.values()), default=now + 3600) - now
+            for dbapi in connections:
+                _interrupt(dbapi)
+            self._wake.wait(wait)
+
+
+_watchdog = _Watchdog()
 
 
 def _restore(conn: Connection, sql: str) -> None:
@@ -174,7 +212,7 @@ def bounded_connection(engine: Engine, deadline: Deadline, *, begin: bool = Fals
         with engine.connect() as conn, conn.begin() if begin else contextlib.nullcontext():
             yield conn
         return
-    with bounded_checkout(engine, deadline.left()) as conn, _watchdog(
+    with bounded_checkout(engine, deadline.left()) as conn, _watchdog.watching(
         conn.connection.dbapi_connection, deadline.left() + GRACE
     ):
         restore: str | None = None
