@@ -62,7 +62,7 @@ def run_transaction(
             raise
         except DBAPIError as exc:
             if exc.connection_invalidated and not reconnected and attempt < ATTEMPTS - 1 and not deadline.expired:
-                # A pooled connection was dead (the server restarted; no engine here pre-pings):
+                # A pooled connection was dead (the server restarted; our engine does not pre-ping):
                 # the pool is invalidated, so retry once at once, fresh.
                 reconnected = True
                 continue
