@@ -158,6 +158,11 @@ KEYS: tuple[Key, ...] = (
         'The property table (Camunda\'s layout). ``"ACT_GE_PROPERTY"`` shares Camunda\'s own.'),
     Key("COUNT_TABLE", "camunda_telemetry_count", _table, "The shared counts (cluster scope)."),
     Key("CREATE_TABLES", True, parse_bool, "Create missing tables on first use."),
+    Key("DB_TIMEOUT", 5.0, parse_seconds(0.5, 3600),
+        "Seconds any wait on the database may last (0.5 to 3600): connect, locks, statements, and the "
+        "retries of a lock conflict, together. A read of the routes answers 503 after it; shutdown "
+        "gives up on its last flush after it (and logs the counts it could not write). See "
+        "\"Database outages\" in the README for each backend's limits."),
     Key("EXCLUDED_ENDPOINTS", (), parse_names, "Endpoints never counted (health checks, ...)."),
     Key("OPENAPI_URL", None, parse_url_path, "Serve the OpenAPI description at this path."),
     Key("PROMETHEUS_URL", None, parse_route,
@@ -204,6 +209,7 @@ class TelemetryConfig:
     property_table: str
     count_table: str
     create_tables: bool
+    db_timeout: float
     excluded_endpoints: tuple[str, ...]
     openapi_url: str | None
     prometheus_url: str | None

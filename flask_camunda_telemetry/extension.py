@@ -94,7 +94,9 @@ class TelemetryExt(ExtensionObject):
             )
         config = load_config(app.config, self._options)
         prometheus = _prometheus_for(config.prometheus_url)
-        metadata, engine = resolve_database(app, self.db, config.bind_key, config.database_uri)
+        metadata, engine = resolve_database(
+            app, self.db, config.bind_key, config.database_uri, timeout=config.db_timeout
+        )
         tables = define_tables(metadata, config.property_table, config.count_table)
         blueprint_names = _names(BLUEPRINT_NAME, config.url_prefixes)
         page_names = _names(PAGE_BLUEPRINT_NAME, config.url_prefixes)

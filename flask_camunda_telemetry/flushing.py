@@ -4,6 +4,10 @@ It starts on the first count in a process (so after a fork, in the worker that s
 at import or in ``init_app``. It calls ``sync()`` when it starts, then every
 ``CAMUNDA_TELEMETRY_FLUSH_INTERVAL`` seconds; at interpreter exit (or :meth:`Flusher.stop`) it
 calls it one last time. ``sync()`` returning False means the app is gone: the thread ends.
+
+With ``final`` (a last flush, and what it left unwritten), shutdown waits for a flush in progress
+at most ``wait`` seconds, then runs that last flush, itself bounded by the database timeout;
+what it could not write is logged as a warning, by name.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import atexit
 import logging
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from .forking import ForkAware
 
@@ -51,11 +55,21 @@ class Flusher(ForkAware):
     _failing: bool
     _held_for_fork: bool
 
-    def __init__(self, sync: Callable[[], bool], interval: float, name: str) -> None:
+    def __init__(
+        self,
+        sync: Callable[[], bool],
+        interval: float,
+        name: str,
+        *,
+        final: tuple[Callable[[], object], Callable[[], Mapping[str, int]]] | None = None,
+        wait: float | None = None,
+    ) -> None:
         super().__init__()
         self._sync = sync
         self.interval = interval
         self.name = name
+        self._final = final
+        self._wait = interval + 5 if wait is None else wait
         self._atexit_registered = False
 
     def start(self) -> None:
@@ -105,11 +119,33 @@ class Flusher(ForkAware):
             self.started = False
             return
         thread = self._thread
+        stuck = False
         if thread is not None and thread.is_alive() and thread is not threading.current_thread():
-            thread.join(timeout=self.interval + 5)
-        if self.started:
+            thread.join(timeout=self._wait)
+            stuck = thread.is_alive()
+        if self.started and self._final is None:
             self.run_once()
+        elif self.started:
+            self._last_flush(stuck)
         self.started = False
+
+    def _last_flush(self, stuck: bool) -> None:
+        """The final flush, skipped when a flush is still stuck on the database; logs what is lost."""
+        assert self._final is not None
+        flush, unwritten = self._final
+        reason = f"a flush has been waiting on the database for over {self._wait:g} s"
+        if not stuck:
+            try:
+                flush()
+                return
+            except Exception as exc:  # noqa: BLE001 - shutdown goes on; the loss is logged
+                reason = str(exc)
+        lost = dict(unwritten())
+        if lost:
+            log.warning(
+                "telemetry shutdown: %d counts could not be written and are lost (%s): %s",
+                sum(lost.values()), reason, ", ".join(f"{name}={n}" for name, n in sorted(lost.items())),
+            )
 
     def before_fork(self) -> None:
         # Wait for a sync in progress: forking in its middle would leave the child an import, a

@@ -144,7 +144,7 @@ class TelemetryCollector:
         if self.state.app() is None:  # the app is gone: nothing to report
             return []
         try:
-            snapshot = read_snapshot(self.state)
+            snapshot = self.state.read("prometheus", lambda: read_snapshot(self.state))
         except DatabaseUnavailableError as exc:
             if self.raise_on_outage:
                 raise

@@ -15,7 +15,7 @@ import threading
 import weakref
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask
 
@@ -33,9 +33,11 @@ from .hosting import app_state
 from .reporting.delivery import AppGoneError
 from .reporting.payload import Snapshot
 from .reporting.reporter import SHUTDOWN_WAIT, Reporting
+from .storage.flight import SingleFlight
 from .storage.meta import document_counts
 from .storage.reporting import ReportStore
 from .storage.store import TelemetryStore
+from .storage.timeouts import hold
 
 __all__ = ["EXTENSION_KEY", "OPENAPI_ENDPOINT", "PROMETHEUS_ENDPOINT", "TelemetryState", "get_state"]
 
@@ -45,6 +47,7 @@ OPENAPI_ENDPOINT = "camunda_telemetry_openapi"
 #: The endpoint serving CAMUNDA_TELEMETRY_PROMETHEUS_URL (never counted).
 PROMETHEUS_ENDPOINT = "camunda_telemetry_prometheus"
 
+T = TypeVar("T")
 COMMANDS = "command"
 METRICS = "metric"
 
@@ -93,7 +96,9 @@ class TelemetryState(ForkAware):
         self.application_server: ApplicationServer | None = None
         #: endpoint -> command name (None: not counted); filled on first use of each endpoint.
         self.names: dict[str, str | None] = {}
-        self.flusher = Flusher(self.sync_in_app, config.flush_interval, "camunda-telemetry-flush")
+        self.flusher = Flusher(self.sync_in_app, config.flush_interval, "camunda-telemetry-flush",
+                               final=(self.flush, self.unflushed), wait=config.db_timeout)
+        self.reads = SingleFlight()  #: the one read per process that may wait on the database
         #: process scope: what this process has reported of its counts (the document shows the rest).
         self.commands_reported = ReportedCounts()
         self.metrics_reported = ReportedCounts()
@@ -145,7 +150,7 @@ class TelemetryState(ForkAware):
         """Cluster scope: write this process's unflushed deltas; on failure keep them."""
         if self.config.scope != "cluster":
             return
-        with self._sync_lock:
+        with hold(self._sync_lock, self.config.db_timeout, "flush the counts"):
             commands, metrics = self.commands.take(), self.metrics.take()
             try:
                 self.store.add_counts({COMMANDS: commands, METRICS: metrics})
@@ -159,7 +164,7 @@ class TelemetryState(ForkAware):
     def sync(self) -> None:
         """The periodic work: flush (cluster scope) and notice a reset made elsewhere."""
         self.flush()
-        with self._sync_lock:  # not interleaved with a reset() made in this process
+        with hold(self._sync_lock, self.config.db_timeout, "sync"):  # not interleaved with a reset() here
             shared = self.store.start_date(self.started_at)
             if self._shared_start is not None and shared != self._shared_start and self.config.scope == "process":
                 self.commands.reset()
@@ -205,6 +210,14 @@ class TelemetryState(ForkAware):
         self.flusher.stop(final_sync=flush)
         self.store.lazy_engine.dispose()
 
+    def unflushed(self) -> dict[str, int]:
+        """Cluster scope: this process's commands and metrics not yet written, by name."""
+        return {**self.commands.unwritten(), **self.metrics.unwritten()} if self.config.scope == "cluster" else {}
+
+    def read(self, key: str, work: Callable[[], T]) -> T:
+        """``work()``, a read for a route, in the app's single flight (bounded by DB_TIMEOUT)."""
+        return self.reads.run(key, work, self.config.db_timeout, self.app_context)
+
     # -- the document ---------------------------------------------------------------------
 
     def lifetime_counts(self) -> tuple[dict[str, int], dict[str, int], dt.datetime]:
@@ -231,7 +244,7 @@ class TelemetryState(ForkAware):
             self.flush()
             commands, metrics, start = document_counts(self.store.read_counts())  # one consistent read
             return commands, metrics, start or self.store.start_date(self.started_at)
-        with self._sync_lock:
+        with hold(self._sync_lock, self.config.db_timeout, "read the counts"):
             return (
                 self.commands_reported.unreported(self.commands.totals()),
                 self.metrics_reported.unreported(self.metrics.totals()),

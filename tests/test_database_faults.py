@@ -8,8 +8,13 @@ these tests only, so the shared servers other tests use are never disturbed.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -178,3 +183,88 @@ def test_the_page_says_the_database_is_down_and_recovers(server: DatabaseServer,
     again = client.get("/telemetry/")
     assert again.status_code == 200
     assert '<th scope="row">GetDeploymentsCmd</th><td class="num"><data value="1">' in again.get_data(as_text=True)
+
+
+STOPPED_TIMEOUT = 1.0
+#: the bound, the watchdog's grace, libpq's 2 s least connect timeout, and a slow machine
+STOPPED_LIMIT = STOPPED_TIMEOUT + 5
+
+
+def _family(pid: int) -> list[int]:
+    """``pid`` and its children (PostgreSQL's backends serve the connections, not the postmaster)."""
+    pids = [pid]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                pids.append(int(stat.parent.name))
+    return pids
+
+
+@contextlib.contextmanager
+def frozen(server: DatabaseServer) -> Iterator[None]:
+    """The server SIGSTOPped: connections stay open and connects are accepted, nothing answers."""
+    assert server.process is not None
+    pids = _family(server.process.pid)
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+
+
+def within(limit: float, call: Callable[[], Any]) -> Any:
+    """``call()``'s result (or its exception); fails when it takes more than ``limit`` seconds."""
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["result"] = call()
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            box["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(limit)
+    assert not thread.is_alive(), f"no answer within {limit:g} s"
+    if "error" in box:
+        raise box["error"]
+    return box.get("result")
+
+
+@pytest.mark.parametrize("hosts_db", [False, True], ids=["own-engine", "hosts-db"])
+def test_a_server_that_answers_nothing_costs_a_read_or_a_flush_at_most_the_bound(
+    server: DatabaseServer, url: str, tmp_path: Path, hosts_db: bool
+) -> None:
+    """SIGSTOPped: no error ever comes from the server, so only the client can end the wait
+    (before: the first read stalled on the pool's pre-ping, then on the socket, for minutes)."""
+    settings = {**NO_BACKGROUND_FLUSH, "CAMUNDA_TELEMETRY_DB_TIMEOUT": STOPPED_TIMEOUT}
+    ext = TelemetryExt()
+    if hosts_db:
+        app, db = host_app(tmp_path / "instance", SQLALCHEMY_DATABASE_URI=url, **settings)
+        ext = TelemetryExt(app, db=db)
+    else:
+        app = make_app(url, tmp_path / "instance", ext, **settings)
+    client = app.test_client()
+    assert client.get("/telemetry/data").status_code == 200
+    ext.count_command("StartProcessInstanceCmd", app=app)
+
+    with frozen(server):
+        start = time.monotonic()
+        response = within(STOPPED_LIMIT, lambda: client.get("/telemetry/data"))
+        assert response.status_code == 503, response.get_json()
+        assert time.monotonic() - start < STOPPED_LIMIT
+        store = ext.state(app).store
+        for _ in range(3):  # a pooled connection, then new ones (connects that are never answered)
+            with pytest.raises(DatabaseUnavailableError):
+                within(STOPPED_LIMIT, store.read_counts)
+        # a view that does not use the database (the host's own would wait on it as the host set it up)
+        assert client.get("/telemetry/configuration").status_code == 200
+
+    deadline = time.monotonic() + 30
+    while (response := client.get("/telemetry/data")).status_code != 200 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert response.status_code == 200
+    assert commands(response.get_json()).get("StartProcessInstanceCmd") == 1

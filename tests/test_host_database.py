@@ -239,7 +239,7 @@ def test_init_app_opens_no_connection_and_starts_no_thread(
 
     assert connections == []
     assert server_sessions(database_url) == 0
-    assert set(threading.enumerate()) == threads_before
+    assert set(threading.enumerate()) <= threads_before  # none started (one of an earlier test may end)
     # the same probes do see the first use
     assert is_uuid4(ext.data(app=app).installation)
     assert connections
@@ -255,7 +255,7 @@ def test_with_nothing_configured_init_app_does_not_create_the_instance_folder(
     app = make_app(None, tmp_path / "instance", ext)
 
     assert connections == []
-    assert set(threading.enumerate()) == threads_before
+    assert set(threading.enumerate()) <= threads_before  # none started (one of an earlier test may end)
     assert not (tmp_path / "instance").exists()
     assert is_uuid4(ext.data(app=app).installation)
     assert connections

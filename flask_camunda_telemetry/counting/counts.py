@@ -28,10 +28,12 @@ class PendingCounts(ForkAware):
     After a fork the child starts from zero: the parent keeps, and flushes, what it counted.
     """
 
-    fork_fresh = {"_lock": threading.Lock, "_pending": dict, "_confirmed": dict}
+    fork_fresh = {"_lock": threading.Lock, "_pending": dict, "_confirmed": dict, "_taken": dict}
     _lock: threading.Lock
     _pending: dict[str, int]
     _confirmed: dict[str, int]
+    #: what the flush in progress took and has neither confirmed nor restored yet
+    _taken: dict[str, int]
 
     def add(self, name: str, n: int = 1) -> None:
         """Count ``n`` occurrences of ``name``. O(1), no I/O."""
@@ -43,17 +45,31 @@ class PendingCounts(ForkAware):
         """Remove and return the deltas not yet flushed."""
         with self._lock:
             pending, self._pending = self._pending, {}
+            self._taken = pending
         return pending
 
     def confirm(self, deltas: Mapping[str, int]) -> None:
         """The deltas from :meth:`take` were written: keep them in this process's totals."""
         with self._lock:
             _add_into(self._confirmed, deltas)
+            self._taken = {}
 
     def restore(self, deltas: Mapping[str, int]) -> None:
         """A flush failed: put its deltas back so the next flush writes them."""
         with self._lock:
             _add_into(self._pending, deltas)
+            self._taken = {}
+
+    def unwritten(self) -> dict[str, int]:
+        """The deltas not written yet, without taking them: pending, and those a flush in
+        progress took (a shutdown that cannot wait for that flush reports them as lost).
+
+        .. versionadded:: 0.2.0
+        """
+        with self._lock:
+            unwritten = dict(self._taken)
+            _add_into(unwritten, self._pending)
+        return unwritten
 
     def totals(self) -> dict[str, int]:
         """This process's counts since it started (or was reset), flushed or not."""
@@ -67,6 +83,7 @@ class PendingCounts(ForkAware):
         with self._lock:
             self._pending = {}
             self._confirmed = {}
+            self._taken = {}
 
 
 class ReportedCounts(ForkAware):

@@ -71,7 +71,7 @@ def telemetry_page() -> Response:
     openapi_url = url_for(OPENAPI_ENDPOINT) if state.config.openapi_url else None
     try:
         context = page_context(
-            state.collect(),
+            state.read("data", state.collect),
             state.config,
             state.reporting,
             query=request.args.get("q", "")[:_QUERY_LIMIT],

@@ -41,7 +41,7 @@ def telemetry_data() -> Response:
         return stop
     state = get_state()
     state.observe_server(request.environ)
-    return json_response(_data_schema.dump(state.collect()))
+    return json_response(_data_schema.dump(state.read("data", state.collect)))  # bounded: one read waits
 
 
 def _consent_body() -> bool:
@@ -78,7 +78,7 @@ def telemetry_configuration() -> Response | tuple[str, int]:
     if refusal is not None:
         return refusal_response(refusal, "SET" if request.method == "POST" else "READ")
     if request.method != "POST":
-        return json_response({"enableTelemetry": reporting.consent()})
+        return json_response({"enableTelemetry": state.read("consent", reporting.consent)})
     if request.mimetype != "application/json":
         raise UnsupportedMediaType(
             f"The consent is changed with a JSON body: send 'Content-Type: application/json', "

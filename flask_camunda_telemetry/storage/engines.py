@@ -21,6 +21,8 @@ from sqlalchemy.pool import StaticPool
 
 from ..exceptions import ConfigurationError
 from ..forking import ForkAware
+from .checkout import OWN_ENGINES
+from .timeouts import connect_args
 from .urls import check_database_uri
 
 if TYPE_CHECKING:
@@ -37,15 +39,18 @@ class LazyEngine(ForkAware):
 
     ``owned``: the extension made it, so it disposes of it (in a forked child, leaving the
     parent's connections to the parent, and on :meth:`dispose`); the host's engine is the host's.
+    ``timeout``: the bound on every wait on this database (``CAMUNDA_TELEMETRY_DB_TIMEOUT``;
+    None: unbounded), see :mod:`.timeouts`.
     """
 
     fork_fresh = {"_lock": threading.Lock}
     _lock: threading.Lock
 
-    def __init__(self, factory: Callable[[], Engine], *, owned: bool) -> None:
+    def __init__(self, factory: Callable[[], Engine], *, owned: bool, timeout: float | None = None) -> None:
         super().__init__()
         self._factory = factory
         self.owned = owned
+        self.timeout = timeout
         self._engine: Engine | None = None
 
     def __call__(self) -> Engine:
@@ -69,21 +74,24 @@ class LazyEngine(ForkAware):
             engine.dispose()
 
 
-def create_own_engine(uri: str, makedirs: str | None = None) -> Engine:
-    """An engine for the extension's own use, with bounded connect times."""
+def create_own_engine(uri: str, makedirs: str | None = None, timeout: float | None = None) -> Engine:
+    """An engine for the extension's own use, with connects bounded by ``timeout`` seconds.
+
+    No pre-ping: a ping of a server that answers nothing would wait unboundedly at checkout;
+    a dead pooled connection is retried once, fresh, by :func:`.transactions.run_transaction`.
+    """
     if makedirs is not None:
         os.makedirs(makedirs, exist_ok=True)
     url = make_url(uri)
     backend = url.get_backend_name()
-    options: dict[str, Any] = {"pool_pre_ping": True}
-    if backend == "sqlite":
-        if url.database in (None, "", ":memory:"):
-            options.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
-        else:
-            options["connect_args"] = {"timeout": 30}
-    elif backend in ("postgresql", "mysql", "mariadb"):
-        options["connect_args"] = {"connect_timeout": 5}
-    return create_engine(url, **options)
+    options: dict[str, Any] = {}
+    if backend == "sqlite" and url.database in (None, "", ":memory:"):
+        options.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
+    else:
+        options["connect_args"] = connect_args(backend, url.get_driver_name(), timeout)
+    engine = create_engine(url, **options)
+    OWN_ENGINES.add(engine)
+    return engine
 
 
 def _relative_sqlite_in_instance(uri: str, instance_path: str) -> str | None:
@@ -120,16 +128,22 @@ def _host_engine(app_ref: weakref.ref[Flask], db: SQLAlchemy, bind_key: str | No
 
 
 def resolve_database(
-    app: Flask, db: SQLAlchemy | None, bind_key: str | None, uri: str | None, default_file: str = SQLITE_FILE
+    app: Flask,
+    db: SQLAlchemy | None,
+    bind_key: str | None,
+    uri: str | None,
+    default_file: str = SQLITE_FILE,
+    timeout: float | None = None,
 ) -> tuple[MetaData, LazyEngine]:
     """Where the tables are defined and the engine to use, without connecting.
 
-    ``default_file``: the SQLite file in the instance folder when nothing names a database.
+    ``default_file``: the SQLite file in the instance folder when nothing names a database;
+    ``timeout``: the bound on every wait on it (None: unbounded).
     """
     if db is not None and uri is None:
         metadata = db.metadatas.get(bind_key) or db._make_metadata(bind_key)
         app_ref = weakref.ref(app)  # never the app itself: the state must not keep it alive
-        return metadata, LazyEngine(lambda: _host_engine(app_ref, db, bind_key), owned=False)
+        return metadata, LazyEngine(lambda: _host_engine(app_ref, db, bind_key), owned=False, timeout=timeout)
     if uri is None and bind_key is not None:
         uri = _bind_uri(app, bind_key)
         check_database_uri(f"SQLALCHEMY_BINDS[{bind_key!r}]", uri)
@@ -139,6 +153,7 @@ def resolve_database(
     in_instance = _relative_sqlite_in_instance(uri, app.instance_path)
     if in_instance is not None:
         instance_path = app.instance_path
-        return MetaData(), LazyEngine(lambda: create_own_engine(in_instance, instance_path), owned=True)
+        factory = lambda: create_own_engine(in_instance, instance_path, timeout)  # noqa: E731
+        return MetaData(), LazyEngine(factory, owned=True, timeout=timeout)
     own_uri = uri
-    return MetaData(), LazyEngine(lambda: create_own_engine(own_uri), owned=True)
+    return MetaData(), LazyEngine(lambda: create_own_engine(own_uri, None, timeout), owned=True, timeout=timeout)

@@ -28,6 +28,7 @@ from ..forking import ForkAware
 from .engines import LazyEngine
 from .errors import OutageLog, table_named
 from .tables import TelemetryTables
+from .timeouts import hold
 from .transactions import ATTEMPTS, create_missing_tables, run_transaction
 from .writing import RefusedRows, write_counts
 
@@ -83,7 +84,7 @@ class TelemetryStore(ForkAware):
         """``work`` in a transaction; a table dropped since it was checked is created again (with
         the installation id this process knows) when CREATE_TABLES is on, else named."""
         try:
-            return run_transaction(self.engine, action, work, _KEPT)
+            return run_transaction(self.engine, action, work, _KEPT, self.lazy_engine.timeout)
         except TableMissingError as exc:
             self._tables_ready = False
             if not self._create_tables:
@@ -96,7 +97,7 @@ class TelemetryStore(ForkAware):
             known = self._installation_id
             if known is not None:
                 self._set_property_once(INSTALLATION_ID, lambda: known)
-        return run_transaction(self.engine, action, work, _KEPT)
+        return run_transaction(self.engine, action, work, _KEPT, self.lazy_engine.timeout)
 
     def _execute(self, action: str, statement: Executable) -> None:
         self._retry(action, lambda conn: conn.execute(statement))
@@ -106,7 +107,8 @@ class TelemetryStore(ForkAware):
     def create_tables(self) -> None:
         """Create the tables that are missing; tolerates another process doing the same."""
         tables = (self.tables.property, self.tables.count)
-        self._outages.run(lambda: create_missing_tables(self.engine, tables, "flask telemetry init-db"))
+        timeout = self.lazy_engine.timeout
+        self._outages.run(lambda: create_missing_tables(self.engine, tables, "flask telemetry init-db", timeout))
         self._tables_ready = True
 
     def ensure_tables(self) -> None:
@@ -161,7 +163,7 @@ class TelemetryStore(ForkAware):
     def installation_id(self) -> str:
         """The database's installation id, created on first use; cached for the process."""
         if self._installation_id is None:
-            with self._lock:
+            with hold(self._lock, self.lazy_engine.timeout, "read the installation id"):
                 if self._installation_id is None:
                     self.ensure_tables()
                     self._installation_id = self._set_property_once(INSTALLATION_ID, lambda: str(uuid.uuid4()))

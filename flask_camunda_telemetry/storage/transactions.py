@@ -14,7 +14,9 @@ from sqlalchemy import Engine, Table, false, literal, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
-from .errors import Problem, classify, database_error
+from ..exceptions import DatabaseUnavailableError
+from .errors import Problem, classify, database_error, driver_detail
+from .timeouts import Deadline, bounded_connection, bounded_transaction
 
 __all__ = ["ATTEMPTS", "create_missing_tables", "run_transaction"]
 
@@ -29,60 +31,86 @@ def _is_transient(exc: BaseException) -> bool:
     return any(marker in text for marker in _TRANSIENT)
 
 
-def run_transaction(engine: Engine, action: str, work: Callable[[Connection], T], hint: str) -> T:
+def _timed_out(action: str, deadline: Deadline, exc: BaseException | None, hint: str) -> DatabaseUnavailableError:
+    return DatabaseUnavailableError(
+        f"Cannot {action}: the telemetry database did not answer within {deadline.timeout:g} s "
+        f"(CAMUNDA_TELEMETRY_DB_TIMEOUT). {hint}",
+        driver_detail(exc) if exc is not None else None,
+    )
+
+
+def run_transaction(
+    engine: Engine, action: str, work: Callable[[Connection], T], hint: str, timeout: float | None = None
+) -> T:
     """Run ``work`` in a transaction, retrying lock conflicts; map outages to one error whose
     message ends with ``hint`` (what the caller does meanwhile).
 
+    ``timeout``: every wait (connect, locks, statements) and every retry ends within this many
+    seconds overall; ``None``: no overall bound (the drivers' own timeouts only).
+
     .. versionadded:: 0.2.0
     """
+    deadline = Deadline(timeout)
     delay = 0.01
     reconnected = False
     for attempt in range(ATTEMPTS):
+        if deadline.expired:
+            raise _timed_out(action, deadline, None, hint)
         try:
-            with engine.begin() as conn:
+            with bounded_transaction(engine, deadline) as conn:
                 return work(conn)
         except IntegrityError:
             raise
         except DBAPIError as exc:
-            if exc.connection_invalidated and not reconnected and attempt < ATTEMPTS - 1:
-                # A pooled connection was dead (the server restarted; the host's engine may
-                # have no pre-ping): the pool is invalidated, so retry once at once, fresh.
+            if exc.connection_invalidated and not reconnected and attempt < ATTEMPTS - 1 and not deadline.expired:
+                # A pooled connection was dead (the server restarted; our engine does not pre-ping):
+                # the pool is invalidated, so retry once at once, fresh.
                 reconnected = True
                 continue
-            if _is_transient(exc) and attempt < ATTEMPTS - 1:
+            if _is_transient(exc) and attempt < ATTEMPTS - 1 and deadline.left() > delay:
                 time.sleep(delay)
                 delay = min(delay * 2, 0.5)
                 continue
+            if deadline.expired and classify(exc) is Problem.OUTAGE:
+                raise _timed_out(action, deadline, exc, hint) from exc
             raise database_error(exc, action, hint) from exc
         except SQLAlchemyError as exc:
             raise database_error(exc, action, hint) from exc
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _exists(engine: Engine, table: Table, command: str) -> bool:
-    """Whether ``table`` exists; any error but "no such table" (permission denied, an outage) is raised."""
+def _exists(engine: Engine, table: Table, deadline: Deadline, command: str) -> bool:
+    """Whether ``table`` exists; any error but "no such table" (permission denied, an outage, no
+    answer in time) is raised."""
     try:
-        with engine.connect() as conn:
+        with bounded_connection(engine, deadline) as conn:
             conn.execute(select(literal(1)).select_from(table).where(false()))
         return True
     except DBAPIError as exc:
         if classify(exc) is Problem.MISSING_TABLE:
             return False
+        if deadline.expired:  # the database did not answer in time
+            raise _timed_out(f"check table {table.name!r}", deadline, exc, f"Run '{command}' later.") from exc
         raise database_error(exc, f"use table {table.name!r}", f"Run '{command}' once that is fixed.") from exc
 
 
-def create_missing_tables(engine: Engine, tables: Iterable[Table], command: str) -> None:
+def create_missing_tables(
+    engine: Engine, tables: Iterable[Table], command: str, timeout: float | None = None
+) -> None:
     """Create those of ``tables`` that are missing (with their indexes); tolerates another
-    process doing the same. ``command`` is what to run once the database is reachable.
+    process doing the same. ``command`` is what to run once the database is reachable;
+    ``timeout`` bounds the whole of it.
 
     .. versionadded:: 0.2.0
     """
+    deadline = Deadline(timeout)
     for table in tables:
-        if _exists(engine, table, command):
+        if _exists(engine, table, deadline, command):
             continue
         try:
-            table.create(engine)
+            with bounded_transaction(engine, deadline) as conn:
+                table.create(conn)
         except DBAPIError as exc:
-            if not _exists(engine, table, command):  # it was not a concurrent creation that won
+            if not _exists(engine, table, deadline, command):  # it was not a concurrent creation that won
                 fix = f"Run '{command}' once that is fixed."
                 raise database_error(exc, f"create table {table.name!r}", fix) from exc
