@@ -4,8 +4,9 @@ The host's engine may connect without a timeout, and may pre-ping: against a ser
 answers nothing (stopped, or a dead network) its checkout never returns. Here it runs in a
 helper thread, waited for at most what is left of the bound; a checkout abandoned that way
 finishes in the background (its connection, if it ever comes, goes straight back to the pool),
-and while it is pending the next checkout of that engine fails at once: at most one thread per
-engine waits on such a connect.
+and while such an abandoned checkout is pending the next checkout of that engine fails at once:
+once a connect is known to hang, no more threads wait on it. Checkouts made while none is stuck
+(the flush thread's and a read's, at the same moment) each go ahead.
 
 .. versionadded:: 0.2.0
 """
@@ -41,19 +42,20 @@ class _Attempt:
 
 
 class _Checkouts(ForkAware):
-    fork_fresh = {"_lock": threading.Lock, "_pending": weakref.WeakKeyDictionary}
+    fork_fresh = {"_lock": threading.Lock, "_stuck": weakref.WeakKeyDictionary}
     _lock: threading.Lock
-    _pending: weakref.WeakKeyDictionary[Engine, _Attempt]
+    #: per engine, an abandoned checkout that has not finished yet.
+    _stuck: weakref.WeakKeyDictionary[Engine, _Attempt]
 
     def checkout(self, engine: Engine, wait: float) -> Connection:
         with self._lock:
-            pending = self._pending.get(engine)
-            if pending is not None:
+            stuck = self._stuck.get(engine)
+            if stuck is not None:
                 raise DatabaseUnavailableError(
                     f"Cannot reach the telemetry database: a connect to it has been pending for "
-                    f"{time.monotonic() - pending.started:.1f} s; counts are kept in memory; retry later."
+                    f"{time.monotonic() - stuck.started:.1f} s; counts are kept in memory; retry later."
                 )
-            attempt = self._pending[engine] = _Attempt()
+        attempt = _Attempt()
         threading.Thread(
             target=self._connect, args=(engine, attempt), name="camunda-telemetry-connect", daemon=True
         ).start()
@@ -63,6 +65,7 @@ class _Checkouts(ForkAware):
             with self._lock:
                 if not attempt.delivered:
                     attempt.abandoned = True
+                    self._stuck[engine] = attempt
                     raise DatabaseUnavailableError(
                         f"Cannot reach the telemetry database: no connection within {wait:.1f} s "
                         "(CAMUNDA_TELEMETRY_DB_TIMEOUT); counts are kept in memory; retry later."
@@ -80,8 +83,8 @@ class _Checkouts(ForkAware):
         except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
             result = exc
         with self._lock:
-            if self._pending.get(engine) is attempt:
-                del self._pending[engine]
+            if self._stuck.get(engine) is attempt:
+                del self._stuck[engine]
             if not attempt.abandoned:
                 attempt.delivered = True
                 attempt.result.put(result)
