@@ -11,7 +11,6 @@ Where things come from:
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import weakref
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
@@ -26,7 +25,6 @@ from .document.build import build_document
 from .document.environment import detect_application_server
 from .document.model import ApplicationServer, TelemetryData
 from .flushing import Flusher
-from .forking import ForkAware
 from .hosting import app_state
 from .reporting.delivery import AppGoneError
 from .reporting.payload import Snapshot
@@ -34,6 +32,8 @@ from .reporting.reporter import SHUTDOWN_WAIT, Reporting
 from .storage.meta import document_counts
 from .storage.reporting import ReportStore
 from .storage.store import TelemetryStore
+from .syncing import COMMANDS, METRICS, Syncing
+from .syncing import now as _now
 
 __all__ = ["EXTENSION_KEY", "OPENAPI_ENDPOINT", "PROMETHEUS_ENDPOINT", "TelemetryState", "get_state"]
 
@@ -42,14 +42,6 @@ EXTENSION_KEY = "camunda_telemetry"
 OPENAPI_ENDPOINT = "camunda_telemetry_openapi"
 #: The endpoint serving CAMUNDA_TELEMETRY_PROMETHEUS_URL (never counted).
 PROMETHEUS_ENDPOINT = "camunda_telemetry_prometheus"
-
-COMMANDS = "command"
-METRICS = "metric"
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now().astimezone()
-
 
 def get_state(app: Flask | None = None) -> TelemetryState:
     """The telemetry state of ``app`` (default: the current app); the only way in.
@@ -61,13 +53,9 @@ def get_state(app: Flask | None = None) -> TelemetryState:
     return app_state(app, EXTENSION_KEY, TelemetryState, "TelemetryExt")
 
 
-class TelemetryState(ForkAware):
-    """Everything the extension keeps for one app. Holds the app only weakly."""
-
-    fork_fresh = {"_sync_lock": threading.Lock, "_shared_start": lambda: None}
-    _sync_lock: threading.Lock
-    #: the shared start date last seen (process scope compares it to notice a reset elsewhere).
-    _shared_start: dt.datetime | None
+class TelemetryState(Syncing):
+    """Everything the extension keeps for one app. Holds the app only weakly; its syncing with
+    the database is in :class:`~.syncing.Syncing`."""
 
     def __init__(
         self,
@@ -132,60 +120,6 @@ class TelemetryState(ForkAware):
     def observe_server(self, environ: Mapping[str, Any]) -> None:
         if self.application_server is None:
             self.application_server = detect_application_server(environ)
-
-    # -- syncing with the database --------------------------------------------------------
-
-    def flush(self) -> None:
-        """Cluster scope: write this process's unflushed deltas; on failure keep them."""
-        if self.config.scope != "cluster":
-            return
-        with self._sync_lock:
-            commands, metrics = self.commands.take(), self.metrics.take()
-            try:
-                self.store.add_counts({COMMANDS: commands, METRICS: metrics})
-            except BaseException:
-                self.commands.restore(commands)
-                self.metrics.restore(metrics)
-                raise
-            self.commands.confirm(commands)
-            self.metrics.confirm(metrics)
-
-    def sync(self) -> None:
-        """The periodic work: flush (cluster scope) and notice a reset made elsewhere."""
-        self.flush()
-        with self._sync_lock:  # not interleaved with a reset() made in this process
-            shared = self.store.start_date(self.started_at)
-            if self._shared_start is not None and shared != self._shared_start and self.config.scope == "process":
-                self.commands.reset()
-                self.metrics.reset()
-                self.commands_reported.reset()
-                self.metrics_reported.reset()
-                self.started_at = shared
-            self._shared_start = shared
-        if self.reporting is not None and not self.reporting.started:
-            self.reporting.start()  # here, in the flush thread: never on a request
-
-    def sync_in_app(self) -> bool:
-        """:meth:`sync` inside the app's context; False (nothing done) once the app is gone."""
-        app = self.app()
-        if app is None:
-            return False
-        with app.app_context():
-            self.sync()
-        return True
-
-    def reset(self) -> dt.datetime:
-        """Zero the counts (shared and this process's) and move the start date."""
-        now = _now()
-        with self._sync_lock:
-            self.store.reset(now)
-            self.commands.reset()
-            self.metrics.reset()
-            self.commands_reported.reset()
-            self.metrics_reported.reset()
-            self.started_at = now
-            self._shared_start = now
-        return now
 
     def close(self, flush: bool = True) -> None:
         """Stop the reporter (waiting at most 2 s for a report in flight when ``flush``) and the
