@@ -20,11 +20,13 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.expression import Executable
 
+from ..counting.counts import Stamped, since
 from ..document.environment import detect_database
 from ..document.model import Database
 from ..exceptions import DatabaseUnavailableError
 from ..forking import ForkAware
 from .engines import LazyEngine
+from .resets import META, locked_reset_time, read_reset_time, write_reset_time
 from .tables import TelemetryTables
 from .transactions import ATTEMPTS, create_missing_tables, run_transaction
 
@@ -34,7 +36,6 @@ __all__ = ["INSTALLATION_ID", "META", "START_DATE", "TelemetryStore"]
 INSTALLATION_ID = "camunda.installation.id"
 #: The counts-table row (``kind`` META) holding when the shared counts began, in microseconds.
 START_DATE = "data-collection-start-date"
-META = "meta"
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
@@ -193,18 +194,54 @@ class TelemetryStore(ForkAware):
                 except IntegrityError:
                     conn.execute(bump)
 
-    def add_counts(self, deltas: Mapping[str, Mapping[str, int]]) -> None:
-        """Add ``{kind: {name: n}}`` to the shared totals, atomically per row."""
-        rows = [
+    @staticmethod
+    def _rows(deltas: Mapping[str, Mapping[str, int]]) -> list[dict[str, Any]]:
+        return [
             {"kind": kind, "name": name, "total": n}
             for kind in sorted(deltas)
             for name, n in sorted(deltas[kind].items())
             if n
         ]
+
+    def add_counts(self, deltas: Mapping[str, Mapping[str, int]]) -> None:
+        """Add ``{kind: {name: n}}`` to the shared totals, atomically per row."""
+        rows = self._rows(deltas)
         if not rows:
             return
         self.ensure_tables()
         self._retry("write the counts", lambda c: self._upsert(c, rows))
+
+    def flush_counts(self, stamped: Mapping[str, Stamped]) -> int:
+        """Add ``{kind: {made: {name: n}}}`` to the shared totals (``made``: when the counts
+        were made, in microseconds since the epoch), leaving out what was made before the last
+        reset, which is read locked in the same transaction. Returns that reset's time (0: none
+        read, nothing to write).
+
+        .. versionadded:: 0.2.0
+        """
+        if not any(stamped.values()):
+            return 0
+        self.ensure_tables()
+
+        def work(conn: Connection) -> int:
+            reset = locked_reset_time(conn, self.tables.count)
+            rows = self._rows({kind: since(by_time, reset) for kind, by_time in stamped.items()})
+            if rows:
+                self._upsert(conn, rows)
+            return reset
+
+        try:
+            return self._retry("write the counts", work)
+        except IntegrityError:  # the reset-time row was made concurrently: it exists now
+            return self._retry("write the counts", work)
+
+    def reset_time(self) -> int:
+        """When the shared counts were last reset (microseconds since the epoch; 0: never).
+
+        .. versionadded:: 0.2.0
+        """
+        self.ensure_tables()
+        return self._retry("read the reset time", lambda c: read_reset_time(c, self.tables.count))
 
     def read_counts(self) -> dict[str, dict[str, int]]:
         """The shared totals as ``{kind: {name: n}}``."""
@@ -219,12 +256,14 @@ class TelemetryStore(ForkAware):
         return counts
 
     def reset(self, now: dt.datetime) -> None:
-        """Zero the shared counts and move the start date, in one transaction."""
+        """Zero the shared counts and move the start date, in one transaction; every flush from
+        then on leaves out what was made before ``now`` (see :mod:`.resets`)."""
         self.ensure_tables()
         count = self.tables.count
         start = and_(count.c.kind == META, count.c.name == START_DATE)
 
         def work(conn: Connection) -> None:
+            write_reset_time(conn, count, _to_micros(now))  # first: waits for the flushes in progress
             conn.execute(delete(count).where(count.c.kind != META))
             if not conn.execute(update(count).where(start).values(total=_to_micros(now))).rowcount:
                 conn.execute(insert(count).values(kind=META, name=START_DATE, total=_to_micros(now)))
