@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app, has_app_context
 from sqlalchemy import Engine, MetaData, create_engine
-from sqlalchemy.engine import make_url
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.pool import QueuePool
 
 from ..exceptions import ConfigurationError
 from ..forking import ForkAware
@@ -68,6 +68,14 @@ class LazyEngine(ForkAware):
             engine.dispose()
 
 
+def _in_memory(url: URL) -> bool:
+    """Whether ``url`` names an in-memory SQLite database (which lives in its connection)."""
+    path = url.database or ""
+    return url.get_backend_name() == "sqlite" and (
+        path in ("", ":memory:") or "mode=memory" in path or url.query.get("mode") == "memory"
+    )
+
+
 def create_own_engine(uri: str, makedirs: str | None = None) -> Engine:
     """An engine for the extension's own use, with bounded connect times."""
     if makedirs is not None:
@@ -76,8 +84,11 @@ def create_own_engine(uri: str, makedirs: str | None = None) -> Engine:
     backend = url.get_backend_name()
     options: dict[str, Any] = {"pool_pre_ping": True}
     if backend == "sqlite":
-        if url.database in (None, "", ":memory:"):
-            options.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
+        if _in_memory(url):
+            # The database is its one connection: lent to one thread at a time (the others wait).
+            options.update(
+                poolclass=QueuePool, pool_size=1, max_overflow=0, connect_args={"check_same_thread": False}
+            )
         else:
             options["connect_args"] = {"timeout": 30}
     elif backend in ("postgresql", "mysql", "mariadb"):
@@ -108,6 +119,22 @@ def _bind_uri(app: Flask, bind_key: str) -> str:
     return uri
 
 
+def _refuse_host_in_memory(app: Flask, bind_key: str | None) -> None:
+    """An in-memory SQLite database of the host's: its pool (the host's) lends its one connection
+    to several threads at once, so the extension's flushes would interleave with the host's work."""
+    if bind_key is None:
+        key, uri = "SQLALCHEMY_DATABASE_URI", app.config.get("SQLALCHEMY_DATABASE_URI")
+    else:
+        bind = (app.config.get("SQLALCHEMY_BINDS") or {}).get(bind_key)
+        key, uri = f"SQLALCHEMY_BINDS[{bind_key!r}]", bind.get("url") if isinstance(bind, dict) else bind
+    if isinstance(uri, str | URL) and _in_memory(make_url(uri)):
+        raise ConfigurationError(
+            key, str(uri), "the telemetry counts cannot share the host's in-memory SQLite database (its one "
+            "connection would be used by several threads at once); use a file (sqlite:///app.sqlite), or give "
+            "the extension a database of its own with CAMUNDA_TELEMETRY_DATABASE_URI (a file, or sqlite:// in tests)",
+        )
+
+
 def _host_engine(app_ref: weakref.ref[Flask], db: SQLAlchemy, bind_key: str | None) -> Engine:
     app = app_ref()
     if app is None:
@@ -126,6 +153,7 @@ def resolve_database(
     ``default_file``: the SQLite file in the instance folder when nothing names a database.
     """
     if db is not None and uri is None:
+        _refuse_host_in_memory(app, bind_key)
         metadata = db.metadatas.get(bind_key) or db._make_metadata(bind_key)
         app_ref = weakref.ref(app)  # never the app itself: the state must not keep it alive
         return metadata, LazyEngine(lambda: _host_engine(app_ref, db, bind_key), owned=False)
