@@ -24,10 +24,23 @@ log = logging.getLogger("flask_camunda_telemetry")
 FORK_WAIT = 30.0
 
 
-def _stop_at_exit(ref: weakref.ref[Flusher]) -> None:
-    flusher = ref()
-    if flusher is not None:
+#: The flushers that have started a thread in this process, stopped (after a last sync) at exit by
+#: one handler: registering one per flusher would leave one behind for every app ever collected.
+_started: weakref.WeakSet[Flusher] = weakref.WeakSet()
+_hooked = False
+
+
+def _stop_at_exit() -> None:
+    for flusher in list(_started):
         flusher.stop()
+
+
+def _stop_at_exit_later(flusher: Flusher) -> None:
+    global _hooked
+    _started.add(flusher)
+    if not _hooked:
+        atexit.register(_stop_at_exit)
+        _hooked = True
 
 
 class Flusher(ForkAware):
@@ -56,7 +69,6 @@ class Flusher(ForkAware):
         self._sync = sync
         self.interval = interval
         self.name = name
-        self._atexit_registered = False
 
     def start(self) -> None:
         """Start the thread if this process has none yet (cheap to call again)."""
@@ -66,9 +78,7 @@ class Flusher(ForkAware):
             self.renew("_stop")  # the stop event of a previous thread stays set for that thread
             self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
             self._thread.start()
-            if not self._atexit_registered:
-                atexit.register(_stop_at_exit, weakref.ref(self))
-                self._atexit_registered = True
+            _stop_at_exit_later(self)
             self.started = True
 
     def run_once(self) -> bool:
