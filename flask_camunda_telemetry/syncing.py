@@ -95,6 +95,8 @@ class Syncing(ForkAware):
 
     def sync(self) -> None:
         """The periodic work: flush (cluster scope) and notice a reset made elsewhere."""
+        self.commands.bound()  # first: the rest fails while the database is out of reach
+        self.metrics.bound()
         self.flush()
         with self._sync_lock:  # not interleaved with a reset() made in this process
             self.store.start_date(self.started_at)

@@ -64,3 +64,12 @@ def test_settled_counts_are_kept_until_a_reset_and_pending_ones_are_cut_by_time(
     assert counts.totals() == {"new": 1}
     counts.reset()
     assert counts.totals() == {}
+
+
+def test_counts_held_while_nothing_can_be_flushed_or_settled_stay_bounded() -> None:
+    counts = PendingCounts()
+    with counts._lock:  # twenty minutes of slices, as counting would leave them
+        counts._pending = {made * SLICE_US: {"A": 1} for made in range(10 * MAX_SLICES)}
+    counts.bound()
+    assert counts.totals() == {"A": 10 * MAX_SLICES}
+    assert len(counts.take()) <= MAX_SLICES

@@ -117,6 +117,12 @@ class PendingCounts(ForkAware):
             _merge(self._pending, deltas)
             self._pending, self._end = _bounded(self._pending), 0.0
 
+    def bound(self) -> None:
+        """Merge the oldest slices when there are too many (the database has been out of reach
+        for long: nothing was flushed or settled)."""
+        with self._lock:
+            self._pending, self._end = _bounded(self._pending), 0.0
+
     def settle(self, before: int) -> None:
         """Keep the pending counts of the slices that ended by ``before`` (microseconds since the
         epoch) as one, without their times (process scope: no reset can cut them any more)."""
