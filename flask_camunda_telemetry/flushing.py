@@ -81,6 +81,14 @@ class Flusher(ForkAware):
             _stop_at_exit_later(self)
             self.started = True
 
+    @property
+    def stopping(self) -> bool:
+        """Whether the thread was told to stop (its last sync may still be running).
+
+        .. versionadded:: 0.2.0
+        """
+        return self._stop.is_set()
+
     def run_once(self) -> bool:
         """One sync; failures are logged once per outage and retried at the next tick.
         False when the app is gone."""

@@ -24,6 +24,7 @@ from flask import Flask
 
 from .config import TelemetryConfig
 from .counting.counts import SLICE_US, PendingCounts, ReportedCounts, now_us, since
+from .flushing import Flusher
 from .forking import ForkAware
 from .reporting.reporter import Reporting
 from .storage.store import TelemetryStore
@@ -77,6 +78,7 @@ class Syncing(ForkAware):
     metrics_reported: ReportedCounts
     started_at: dt.datetime
     reporting: Reporting | None
+    flusher: Flusher
 
     def flush(self) -> None:
         """Cluster scope: write this process's unflushed deltas; on failure keep them."""
@@ -102,8 +104,8 @@ class Syncing(ForkAware):
             self.store.start_date(self.started_at)
             if self.config.scope == "process":
                 self._follow_reset()
-        if self.reporting is not None and not self.reporting.started:
-            self.reporting.start()  # here, in the flush thread: never on a request
+        if self.reporting is not None and not self.reporting.started and not self.flusher.stopping:
+            self.reporting.start()  # here, in the flush thread: never on a request, nor in a last sync
 
     def _follow_reset(self) -> None:
         """Process scope: drop what was made before a reset made elsewhere, then settle what no

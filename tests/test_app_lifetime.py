@@ -79,3 +79,17 @@ def test_a_dropped_app_leaves_no_thread_and_no_connection(database_url: str, tmp
     wait_for(lambda: left() == (0, [], 0), "every app, thread and connection to be gone", deadline=60)
     # one exit handler per process for the flush threads and one for the reporters, not one per app
     assert atexit._ncallbacks() - exit_handlers <= 2
+
+
+def test_close_ends_the_threads_and_closes_the_connections_of_a_live_app(database_url: str, tmp_path: Path) -> None:
+    """``close(app)`` does at once what the app's collection does: its threads end and the
+    extension's own engine lets go of its connections; counting again starts over."""
+    ext = TelemetryExt()
+    baseline = {t.ident for t in threading.enumerate()}
+    app = _serve(ext, database_url, tmp_path, 1)  # reporting too
+    ext.close(app)
+    assert [t.name for t in threading.enumerate() if t.ident not in baseline] == []
+    assert _connections(database_url) == 0
+    ext.count_command("Again", app=app)
+    assert ext.state(app).lifetime_counts()[0] == {"StartProcessInstanceCmd": 1, "Again": 1}
+    ext.close(app)
