@@ -6,9 +6,12 @@ thread); the gunicorn tests in ``test_cluster_counts.py`` show the same with rea
 
 from __future__ import annotations
 
+import datetime as dt
+import threading
+import time
 from pathlib import Path
 
-from flask_camunda_telemetry.counting.counts import MAX_SLICES, SLICE_US, PendingCounts, since
+from flask_camunda_telemetry.counting.counts import MAX_SLICES, SLICE_US, PendingCounts, now_us, since
 from flask_camunda_telemetry.state import get_state
 
 from .support.apps import make_app
@@ -31,6 +34,56 @@ def test_a_reset_elsewhere_drops_what_was_counted_before_it_and_keeps_what_came_
     assert commands == {"After": 2, "Before": 1}
     assert shown_start == start
     assert counting.lifetime_counts()[0] == commands
+
+
+BURST = 50
+
+
+def _micros(when: dt.datetime) -> int:
+    return (when - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(microseconds=1)
+
+
+def test_counts_racing_flushes_and_resets_land_on_their_side_of_the_last_reset(
+    database_url: str, tmp_path: Path
+) -> None:
+    """One thread counts without pause, another flushes without pause, while another app resets
+    four times. Afterwards the totals hold every count made after the last reset returned, and
+    none made before it began (a count made while it ran may fall on either side)."""
+    apps = [make_app(database_url, tmp_path / name, CAMUNDA_TELEMETRY_FLUSH_INTERVAL=3600) for name in ("a", "b")]
+    counting, resetting = (get_state(app) for app in apps)
+    stop = threading.Event()
+    stamps: list[tuple[int, int]] = []  # (just before, just after) each burst of BURST counts
+
+    def count() -> None:
+        while not stop.is_set():
+            before = now_us()
+            for _ in range(BURST):
+                counting.count_command("X")
+            stamps.append((before, now_us()))
+
+    def flush() -> None:
+        while not stop.is_set():
+            counting.flush()
+
+    threads = [threading.Thread(target=count), threading.Thread(target=flush)]
+    for thread in threads:
+        thread.start()
+    try:
+        for _ in range(4):
+            time.sleep(0.3)
+            cut = _micros(resetting.reset())
+            returned = now_us()
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    counting.flush()
+    after = BURST * sum(1 for before, _ in stamps if before > returned)
+    during = BURST * sum(1 for before, just_after in stamps if just_after >= cut and before <= returned)
+    total = resetting.lifetime_counts()[0].get("X", 0)
+    assert after > 0
+    assert after <= total <= after + during, (after, during, total)
 
 
 def test_a_failed_flush_keeps_what_it_took_with_when_it_was_made() -> None:
