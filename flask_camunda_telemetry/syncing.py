@@ -40,7 +40,10 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def now() -> dt.datetime:
-    """The current time, aware, in the local time zone."""
+    """The current time, aware, in the local time zone.
+
+    .. versionadded:: 0.2.0
+    """
     return dt.datetime.now().astimezone()
 
 

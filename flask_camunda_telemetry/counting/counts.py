@@ -33,7 +33,10 @@ _clock = time.time
 
 
 def now_us() -> int:
-    """The wall clock in microseconds since the epoch."""
+    """The wall clock in microseconds since the epoch.
+
+    .. versionadded:: 0.2.0
+    """
     return time.time_ns() // 1000
 
 
@@ -43,7 +46,10 @@ def _add_into(target: dict[str, int], deltas: Mapping[str, int]) -> None:
 
 
 def since(stamped: Mapping[int, Mapping[str, int]], start: int | None = None) -> dict[str, int]:
-    """The counts of the slices that began at or after ``start`` (None: all), per name."""
+    """The counts of the slices that began at or after ``start`` (None: all), per name.
+
+    .. versionadded:: 0.2.0
+    """
     total: dict[str, int] = {}
     for made, counts in stamped.items():
         if start is None or made >= start:
@@ -119,13 +125,19 @@ class PendingCounts(ForkAware):
 
     def bound(self) -> None:
         """Merge the oldest slices when there are too many (the database has been out of reach
-        for long: nothing was flushed or settled)."""
+        for long: nothing was flushed or settled).
+
+        .. versionadded:: 0.2.0
+        """
         with self._lock:
             self._pending, self._end = _bounded(self._pending), 0.0
 
     def settle(self, before: int) -> None:
         """Keep the pending counts of the slices that ended by ``before`` (microseconds since the
-        epoch) as one, without their times (process scope: no reset can cut them any more)."""
+        epoch) as one, without their times (process scope: no reset can cut them any more).
+
+        .. versionadded:: 0.2.0
+        """
         with self._lock:
             for made in [made for made in self._pending if made + SLICE_US <= before]:
                 _add_into(self._confirmed, self._pending.pop(made))
