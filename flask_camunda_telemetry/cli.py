@@ -53,7 +53,8 @@ def show() -> None:
 @telemetry_cli.command("reset")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def reset(yes: bool) -> None:
-    """Zero the counts of every instance sharing the database and move the start date."""
+    """Zero the counts of every instance sharing the database (also those its processes have not
+    flushed yet) and move the start date: what is counted from then on is kept."""
     if not yes:
         click.confirm("Reset the telemetry counts of every instance?", abort=True)
     try:

@@ -28,10 +28,23 @@ log = logging.getLogger("flask_camunda_telemetry")
 FORK_WAIT = 30.0
 
 
-def _stop_at_exit(ref: weakref.ref[Flusher]) -> None:
-    flusher = ref()
-    if flusher is not None:
+#: The flushers that have started a thread in this process, stopped (after a last sync) at exit by
+#: one handler: registering one per flusher would leave one behind for every app ever collected.
+_started: weakref.WeakSet[Flusher] = weakref.WeakSet()
+_hooked = False
+
+
+def _stop_at_exit() -> None:
+    for flusher in list(_started):
         flusher.stop()
+
+
+def _stop_at_exit_later(flusher: Flusher) -> None:
+    global _hooked
+    _started.add(flusher)
+    if not _hooked:
+        atexit.register(_stop_at_exit)
+        _hooked = True
 
 
 class Flusher(ForkAware):
@@ -70,7 +83,6 @@ class Flusher(ForkAware):
         self.name = name
         self._final = final
         self._wait = interval + 5 if wait is None else wait
-        self._atexit_registered = False
 
     def start(self) -> None:
         """Start the thread if this process has none yet (cheap to call again)."""
@@ -80,10 +92,16 @@ class Flusher(ForkAware):
             self.renew("_stop")  # the stop event of a previous thread stays set for that thread
             self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
             self._thread.start()
-            if not self._atexit_registered:
-                atexit.register(_stop_at_exit, weakref.ref(self))
-                self._atexit_registered = True
+            _stop_at_exit_later(self)
             self.started = True
+
+    @property
+    def stopping(self) -> bool:
+        """Whether the thread was told to stop (its last sync may still be running).
+
+        .. versionadded:: 0.2.0
+        """
+        return self._stop.is_set()
 
     def run_once(self) -> bool:
         """One sync; failures are logged once per outage and retried at the next tick.

@@ -11,7 +11,6 @@ Where things come from:
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import weakref
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
@@ -28,7 +27,6 @@ from .document.environment import detect_application_server
 from .document.metrics import canonical_metric
 from .document.model import ApplicationServer, TelemetryData
 from .flushing import Flusher
-from .forking import ForkAware
 from .hosting import app_state
 from .reporting.delivery import AppGoneError
 from .reporting.payload import Snapshot
@@ -38,6 +36,8 @@ from .storage.meta import document_counts
 from .storage.reporting import ReportStore
 from .storage.store import TelemetryStore
 from .storage.timeouts import hold
+from .syncing import COMMANDS, METRICS, Syncing
+from .syncing import now as _now
 
 __all__ = ["EXTENSION_KEY", "OPENAPI_ENDPOINT", "PROMETHEUS_ENDPOINT", "TelemetryState", "get_state"]
 
@@ -48,12 +48,6 @@ OPENAPI_ENDPOINT = "camunda_telemetry_openapi"
 PROMETHEUS_ENDPOINT = "camunda_telemetry_prometheus"
 
 T = TypeVar("T")
-COMMANDS = "command"
-METRICS = "metric"
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now().astimezone()
 
 
 def get_state(app: Flask | None = None) -> TelemetryState:
@@ -66,13 +60,9 @@ def get_state(app: Flask | None = None) -> TelemetryState:
     return app_state(app, EXTENSION_KEY, TelemetryState, "TelemetryExt")
 
 
-class TelemetryState(ForkAware):
-    """Everything the extension keeps for one app. Holds the app only weakly."""
-
-    fork_fresh = {"_sync_lock": threading.Lock, "_shared_start": lambda: None}
-    _sync_lock: threading.Lock
-    #: the shared start date last seen (process scope compares it to notice a reset elsewhere).
-    _shared_start: dt.datetime | None
+class TelemetryState(Syncing):
+    """Everything the extension keeps for one app. Holds the app only weakly; its syncing with
+    the database is in :class:`~.syncing.Syncing`."""
 
     def __init__(
         self,
@@ -143,60 +133,6 @@ class TelemetryState(ForkAware):
     def observe_server(self, environ: Mapping[str, Any]) -> None:
         if self.application_server is None:
             self.application_server = detect_application_server(environ)
-
-    # -- syncing with the database --------------------------------------------------------
-
-    def flush(self) -> None:
-        """Cluster scope: write this process's unflushed deltas; on failure keep them."""
-        if self.config.scope != "cluster":
-            return
-        with hold(self._sync_lock, self.config.db_timeout, "flush the counts"):
-            commands, metrics = self.commands.take(), self.metrics.take()
-            try:
-                self.store.add_counts({COMMANDS: commands, METRICS: metrics})
-            except BaseException:
-                self.commands.restore(commands)
-                self.metrics.restore(metrics)
-                raise
-            self.commands.confirm(commands)
-            self.metrics.confirm(metrics)
-
-    def sync(self) -> None:
-        """The periodic work: flush (cluster scope) and notice a reset made elsewhere."""
-        self.flush()
-        with hold(self._sync_lock, self.config.db_timeout, "sync"):  # not interleaved with a reset() here
-            shared = self.store.start_date(self.started_at)
-            if self._shared_start is not None and shared != self._shared_start and self.config.scope == "process":
-                self.commands.reset()
-                self.metrics.reset()
-                self.commands_reported.reset()
-                self.metrics_reported.reset()
-                self.started_at = shared
-            self._shared_start = shared
-        if self.reporting is not None and not self.reporting.started:
-            self.reporting.start()  # here, in the flush thread: never on a request
-
-    def sync_in_app(self) -> bool:
-        """:meth:`sync` inside the app's context; False (nothing done) once the app is gone."""
-        app = self.app()
-        if app is None:
-            return False
-        with app.app_context():
-            self.sync()
-        return True
-
-    def reset(self) -> dt.datetime:
-        """Zero the counts (shared and this process's) and move the start date."""
-        now = _now()
-        with self._sync_lock:
-            self.store.reset(now)
-            self.commands.reset()
-            self.metrics.reset()
-            self.commands_reported.reset()
-            self.metrics_reported.reset()
-            self.started_at = now
-            self._shared_start = now
-        return now
 
     def close(self, flush: bool = True) -> None:
         """Stop the reporter (waiting at most 2 s for a report in flight when ``flush``) and the

@@ -26,6 +26,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("config",),
     ("flushing",),
     ("reporting",),
+    ("syncing",),
     ("state",),
     ("rest",),
     ("cli", "collector", "pages", "prometheus"),

@@ -157,8 +157,8 @@ def test_shutdown_gives_up_within_the_bound_and_logs_what_it_could_not_write(
     state = get_state(app)
     state.count_command("Written")  # starts the flush thread, whose first sync writes it
     deadline = time.monotonic() + 30
-    while state._shared_start is None and time.monotonic() < deadline:  # that first sync is done
-        time.sleep(0.02)
+    while state.store.read_counts().get("command") != {"Written": 1} and time.monotonic() < deadline:
+        time.sleep(0.02)  # until that first sync has written it
     with state.flusher._busy:  # and its thread is idle: what follows is only written at shutdown
         assert state.store.read_counts()["command"] == {"Written": 1}
     state.count_command("StartProcessInstanceCmd", 3)

@@ -212,3 +212,45 @@ def test_process_scope_reports_own_counts_and_follows_a_reset(database_url: str,
             assert counts(doc) == own.get(pid, NOTHING), f"worker {pid}"
         assert server.errors() == [], server.failure("gunicorn logged errors")
 
+
+
+def test_a_reset_leaves_out_what_workers_had_not_flushed(database_url: str, tmp_path: Path) -> None:
+    """Cluster scope, ``--preload -w 4`` with a flush interval longer than the test: the workers
+    still hold every count in memory when ``flask telemetry reset`` runs. What they counted before
+    it never reaches the database; what they count after it all does (at SIGTERM)."""
+    env = server_env(database_url, flush_interval=600)
+    with serve("gunicorn", env, tmp_path, ["--preload"]) as server:
+        before = mixed_traffic(20, seed=8)
+        replies = drive(server, before)
+        top_up(server, replies)
+        assert_served(server, replies)
+        reset_by_cli(env)
+        after = mixed_traffic(10, seed=9)
+        replies = drive(server, after)
+        assert_served(server, replies)
+        assert server.stop() == 0
+    assert server.errors() == [], server.failure("gunicorn logged errors")
+    assert shared_counts(database_url) == expected_counts(after)
+
+
+def test_process_scope_keeps_what_was_counted_after_a_reset(database_url: str, tmp_path: Path) -> None:
+    """Process scope: requests served right after a reset made elsewhere, before the workers'
+    next tick notices it, are kept; only what came before the reset is dropped."""
+    env = server_env(database_url, scope="process", flush_interval=5)
+    with serve("gunicorn", env, tmp_path) as server:
+        replies = drive(server, mixed_traffic(20, seed=10))
+        top_up(server, replies)
+        assert_served(server, replies)
+        new_start = reset_by_cli(env)
+        replies = drive(server, mixed_traffic(10, seed=11))
+        assert_served(server, replies)
+        own = by_process(replies)
+
+        def all_follow() -> bool:
+            return all(
+                counts(doc) == own.get(pid, NOTHING) and same_instant(start_date(doc), new_start)
+                for pid, doc in read_everywhere(server, minimum=8)
+            )
+
+        wait_for(all_follow, "every worker to show exactly what it served after the reset")
+        assert server.errors() == [], server.failure("gunicorn logged errors")

@@ -82,7 +82,7 @@ def test_a_bad_keyword_option_is_reported_as_the_constructor_call(tmp_path: Path
 
 def test_a_table_clash_names_the_key_that_is_wrong(tmp_path: Path) -> None:
     app = Flask("host", instance_path=str(tmp_path))
-    app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite://"
+    app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp_path / 'host.sqlite'}"  # in memory: refused
     db = SQLAlchemy(app)
     Table("orders", db.metadata, Column("id", Integer, primary_key=True))
     app.config["CAMUNDA_TELEMETRY_COUNT_TABLE"] = "orders"

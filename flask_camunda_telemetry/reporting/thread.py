@@ -24,10 +24,23 @@ log = logging.getLogger("flask_camunda_telemetry")
 SHUTDOWN_WAIT = 2.0
 
 
-def _stop_at_exit(ref: weakref.ref[ReporterThread]) -> None:
-    thread = ref()
-    if thread is not None:
+#: The reporter threads started in this process, stopped at exit by one handler (not one per
+#: thread: that would leave one behind for every app ever collected).
+_started: weakref.WeakSet[ReporterThread] = weakref.WeakSet()
+_hooked = False
+
+
+def _stop_at_exit() -> None:
+    for thread in list(_started):
         thread.stop()
+
+
+def _stop_at_exit_later(thread: ReporterThread) -> None:
+    global _hooked
+    _started.add(thread)
+    if not _hooked:
+        atexit.register(_stop_at_exit)
+        _hooked = True
 
 
 class ReporterThread(ForkAware):
@@ -62,7 +75,6 @@ class ReporterThread(ForkAware):
         self._tick = tick
         self._context = context
         self.poll = poll
-        self._atexit_registered = False
 
     @property
     def alive(self) -> bool:
@@ -98,9 +110,7 @@ class ReporterThread(ForkAware):
             self.renew("stopping")  # the stop event of a previous thread stays set for that thread
             self._thread = threading.Thread(target=self._run, name="camunda-telemetry-report", daemon=True)
             self._thread.start()
-            if not self._atexit_registered:
-                atexit.register(_stop_at_exit, weakref.ref(self))
-                self._atexit_registered = True
+            _stop_at_exit_later(self)
             self.started = True
 
     def stop(self, wait: float = SHUTDOWN_WAIT) -> None:

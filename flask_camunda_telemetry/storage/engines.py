@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app, has_app_context
 from sqlalchemy import Engine, MetaData, create_engine
-from sqlalchemy.engine import make_url
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.pool import QueuePool
 
 from ..exceptions import ConfigurationError
 from ..forking import ForkAware
@@ -74,6 +74,14 @@ class LazyEngine(ForkAware):
             engine.dispose()
 
 
+def _in_memory(url: URL) -> bool:
+    """Whether ``url`` names an in-memory SQLite database (which lives in its connection)."""
+    path = url.database or ""
+    return url.get_backend_name() == "sqlite" and (
+        path in ("", ":memory:") or "mode=memory" in path or url.query.get("mode") == "memory"
+    )
+
+
 def create_own_engine(uri: str, makedirs: str | None = None, timeout: float | None = None) -> Engine:
     """An engine for the extension's own use, with connects bounded by ``timeout`` seconds.
 
@@ -85,8 +93,12 @@ def create_own_engine(uri: str, makedirs: str | None = None, timeout: float | No
     url = make_url(uri)
     backend = url.get_backend_name()
     options: dict[str, Any] = {}
-    if backend == "sqlite" and url.database in (None, "", ":memory:"):
-        options.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
+    if _in_memory(url):
+        # The database is its one connection: lent to one thread at a time (the others wait for
+        # it, at most the bound).
+        options.update(poolclass=QueuePool, pool_size=1, max_overflow=0, connect_args={"check_same_thread": False})
+        if timeout is not None:
+            options["pool_timeout"] = timeout
     else:
         options["connect_args"] = connect_args(backend, url.get_driver_name(), timeout)
     engine = create_engine(url, **options)
@@ -117,6 +129,22 @@ def _bind_uri(app: Flask, bind_key: str) -> str:
     return uri
 
 
+def _refuse_host_in_memory(app: Flask, bind_key: str | None) -> None:
+    """An in-memory SQLite database of the host's: its pool (the host's) lends its one connection
+    to several threads at once, so the extension's flushes would interleave with the host's work."""
+    if bind_key is None:
+        key, uri = "SQLALCHEMY_DATABASE_URI", app.config.get("SQLALCHEMY_DATABASE_URI")
+    else:
+        bind = (app.config.get("SQLALCHEMY_BINDS") or {}).get(bind_key)
+        key, uri = f"SQLALCHEMY_BINDS[{bind_key!r}]", bind.get("url") if isinstance(bind, dict) else bind
+    if isinstance(uri, str | URL) and _in_memory(make_url(uri)):
+        raise ConfigurationError(
+            key, str(uri), "the telemetry counts cannot share the host's in-memory SQLite database (its one "
+            "connection would be used by several threads at once); use a file (sqlite:///app.sqlite), or give "
+            "the extension a database of its own with CAMUNDA_TELEMETRY_DATABASE_URI (a file, or sqlite:// in tests)",
+        )
+
+
 def _host_engine(app_ref: weakref.ref[Flask], db: SQLAlchemy, bind_key: str | None) -> Engine:
     app = app_ref()
     if app is None:
@@ -141,6 +169,7 @@ def resolve_database(
     ``timeout``: the bound on every wait on it (None: unbounded).
     """
     if db is not None and uri is None:
+        _refuse_host_in_memory(app, bind_key)
         metadata = db.metadatas.get(bind_key) or db._make_metadata(bind_key)
         app_ref = weakref.ref(app)  # never the app itself: the state must not keep it alive
         return metadata, LazyEngine(lambda: _host_engine(app_ref, db, bind_key), owned=False, timeout=timeout)

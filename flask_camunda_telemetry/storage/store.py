@@ -13,24 +13,25 @@ import datetime as dt
 import threading
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from sqlalchemy import Engine, and_, delete, func, insert, or_, select, update
-from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.expression import Executable
 
+from ..counting.counts import Stamped
 from ..document.environment import detect_database
 from ..document.model import Database
 from ..exceptions import DatabaseUnavailableError, TableMissingError
 from ..forking import ForkAware
 from .engines import LazyEngine
 from .errors import OutageLog, table_named
+from .resets import META, read_reset_time, write_reset_time
 from .tables import TelemetryTables
 from .timeouts import hold
 from .transactions import ATTEMPTS, create_missing_tables, run_transaction
-from .writing import RefusedRows, write_counts
+from .writing import RefusedRows, Row, SinceReset, count_rows, upsert_counts, write_counts
 
 __all__ = ["INSTALLATION_ID", "META", "START_DATE", "TelemetryStore"]
 
@@ -38,7 +39,6 @@ __all__ = ["INSTALLATION_ID", "META", "START_DATE", "TelemetryStore"]
 INSTALLATION_ID = "camunda.installation.id"
 #: The counts-table row (``kind`` META) holding when the shared counts began, in microseconds.
 START_DATE = "data-collection-start-date"
-META = "meta"
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
@@ -193,47 +193,43 @@ class TelemetryStore(ForkAware):
 
     # -- counts ---------------------------------------------------------------------------
 
-    def _upsert(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        table = self.tables.count
-        dialect = conn.dialect.name
-        if dialect in ("sqlite", "postgresql"):
-            module = sqlite if dialect == "sqlite" else postgresql
-            stmt = module.insert(table)
-            conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=[table.c.kind, table.c.name],
-                    set_={"total": table.c.total + stmt.excluded.total},
-                ),
-                rows,
-            )
-        elif dialect in ("mysql", "mariadb"):
-            my = mysql.insert(table)
-            conn.execute(my.on_duplicate_key_update(total=table.c.total + my.inserted.total), rows)
-        else:  # portable: update, else insert in a savepoint, else update again
-            for row in rows:
-                match = and_(table.c.kind == row["kind"], table.c.name == row["name"])
-                bump = update(table).where(match).values(total=table.c.total + row["total"])
-                if conn.execute(bump).rowcount:
-                    continue
-                try:
-                    with conn.begin_nested():
-                        conn.execute(insert(table).values(**row))
-                except IntegrityError:
-                    conn.execute(bump)
+    def _upsert(self, conn: Connection, rows: list[Row]) -> None:
+        upsert_counts(conn, self.tables.count, rows)
 
     def add_counts(self, deltas: Mapping[str, Mapping[str, int]]) -> None:
         """Add ``{kind: {name: n}}`` to the shared totals, atomically per row; a row the database
         refuses is set aside (:attr:`refused`) and the others are written."""
-        rows = [
-            {"kind": kind, "name": name, "total": n}
-            for kind in sorted(deltas)
-            for name, n in sorted(deltas[kind].items())
-            if n
-        ]
+        rows = count_rows(deltas)
         if not rows:
             return
         self.ensure_tables()
         write_counts(self._retry, self._upsert, rows, self.refused)
+
+    def flush_counts(self, stamped: Mapping[str, Stamped]) -> int:
+        """Add ``{kind: {made: {name: n}}}`` to the shared totals (``made``: when the counts
+        were made, in microseconds since the epoch), leaving out what was made before the last
+        reset, which is read locked in the same transaction; a row the database refuses is set
+        aside and the others are written. Returns that reset's time (0: none read).
+
+        .. versionadded:: 0.2.0
+        """
+        if not any(stamped.values()):
+            return 0
+        self.ensure_tables()
+        since_reset = SinceReset(stamped, self.tables.count, self._upsert)
+        try:
+            write_counts(self._retry, since_reset.upsert, since_reset.candidates, self.refused)
+        except IntegrityError:  # the reset-time row was made concurrently: it exists now
+            write_counts(self._retry, since_reset.upsert, since_reset.candidates, self.refused)
+        return since_reset.reset
+
+    def reset_time(self) -> int:
+        """When the shared counts were last reset (microseconds since the epoch; 0: never).
+
+        .. versionadded:: 0.2.0
+        """
+        self.ensure_tables()
+        return self._retry("read the reset time", lambda c: read_reset_time(c, self.tables.count))
 
     def read_counts(self) -> dict[str, dict[str, int]]:
         """The shared totals as ``{kind: {name: n}}``."""
@@ -248,12 +244,14 @@ class TelemetryStore(ForkAware):
         return counts
 
     def reset(self, now: dt.datetime) -> None:
-        """Zero the shared counts and move the start date, in one transaction."""
+        """Zero the shared counts and move the start date, in one transaction; every flush from
+        then on leaves out what was made before ``now`` (see :mod:`.resets`)."""
         self.ensure_tables()
         count = self.tables.count
         start = and_(count.c.kind == META, count.c.name == START_DATE)
 
         def work(conn: Connection) -> None:
+            write_reset_time(conn, count, _to_micros(now))  # first: waits for the flushes in progress
             conn.execute(delete(count).where(count.c.kind != META))
             if not conn.execute(update(count).where(start).values(total=_to_micros(now))).rowcount:
                 conn.execute(insert(count).values(kind=META, name=START_DATE, total=_to_micros(now)))

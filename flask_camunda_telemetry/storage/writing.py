@@ -21,18 +21,22 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from sqlalchemy import Table, and_, insert, update
+from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from ..counting.counts import Stamped, since
 from ..counting.names import BIGINT_MAX, storable
 from ..exceptions import TelemetryError
 from ..forking import ForkAware
 from .errors import Problem, classify, driver_detail
+from .resets import locked_reset_time
 
-__all__ = ["RefusedRows", "Row", "write_counts"]
+__all__ = ["RefusedRows", "Row", "SinceReset", "count_rows", "upsert_counts", "write_counts"]
 
 log = logging.getLogger("flask_camunda_telemetry")
 
@@ -135,3 +139,71 @@ def write_counts(run: Run, upsert: Upsert, rows: list[Row], refused: RefusedRows
     refusals: list[tuple[Row, str]] = run("write the counts row by row", lambda conn: _one_by_one(conn, upsert, rows))
     for row, reason in refusals:
         refused.set_aside(row, reason)
+
+
+def count_rows(deltas: Mapping[str, Mapping[str, int]]) -> list[Row]:
+    """``{kind: {name: n}}`` as upsert rows, in a fixed order (so that concurrent flushes lock
+    rows in the same order), without zeros."""
+    return [
+        {"kind": kind, "name": name, "total": n}
+        for kind in sorted(deltas)
+        for name, n in sorted(deltas[kind].items())
+        if n
+    ]
+
+
+def upsert_counts(conn: Connection, table: Table, rows: list[Row]) -> None:
+    """Add each row's ``total`` to its ``(kind, name)`` row of ``table``, made if missing."""
+    dialect = conn.dialect.name
+    if dialect in ("sqlite", "postgresql"):
+        module = sqlite if dialect == "sqlite" else postgresql
+        stmt = module.insert(table)
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[table.c.kind, table.c.name], set_={"total": table.c.total + stmt.excluded.total}
+            ),
+            rows,
+        )
+    elif dialect in ("mysql", "mariadb"):
+        my = mysql.insert(table)
+        conn.execute(my.on_duplicate_key_update(total=table.c.total + my.inserted.total), rows)
+    else:  # portable: update, else insert in a savepoint, else update again
+        for row in rows:
+            match = and_(table.c.kind == row["kind"], table.c.name == row["name"])
+            bump = update(table).where(match).values(total=table.c.total + row["total"])
+            if conn.execute(bump).rowcount:
+                continue
+            try:
+                with conn.begin_nested():
+                    conn.execute(insert(table).values(**row))
+            except IntegrityError:
+                conn.execute(bump)
+
+
+class SinceReset:
+    """A flush's rows, cut at the last reset: :meth:`upsert` reads the reset time locked in the
+    transaction it runs in (see :mod:`.resets`) and writes, of the rows it is given, only the
+    counts made at or after it. :attr:`candidates` are all the rows (for :func:`write_counts`,
+    which may hand them over all at once or one by one)."""
+
+    def __init__(self, stamped: Mapping[str, Stamped], table: Table, upsert: Upsert) -> None:
+        self._stamped = stamped
+        self._table = table
+        self._upsert = upsert
+        self._cut: dict[int, dict[tuple[str, str], Row]] = {}
+        self.candidates = count_rows({kind: since(by_time) for kind, by_time in stamped.items()})
+        #: the reset time the last transaction read (0: none, or nothing was written)
+        self.reset = 0
+
+    def _rows_since(self, reset: int) -> dict[tuple[str, str], Row]:
+        if reset not in self._cut:
+            rows = count_rows({kind: since(by_time, reset) for kind, by_time in self._stamped.items()})
+            self._cut[reset] = {(row["kind"], row["name"]): row for row in rows}
+        return self._cut[reset]
+
+    def upsert(self, conn: Connection, rows: list[Row]) -> None:
+        self.reset = reset = locked_reset_time(conn, self._table)
+        cut = self._rows_since(reset)
+        fresh = [cut[key] for row in rows if (key := (row["kind"], row["name"])) in cut]
+        if fresh:
+            self._upsert(conn, fresh)
