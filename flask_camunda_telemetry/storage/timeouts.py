@@ -115,8 +115,14 @@ def _interrupt(dbapi: Any) -> None:
             dup.shutdown(socket.SHUT_RDWR)
 
 
+#: Seconds the watchdog thread stays with nothing to watch before it ends (a process that stops
+#: using the database, or drops its apps, keeps no thread of ours).
+IDLE_EXIT = 5.0
+
+
 class _Watchdog(ForkAware):
-    """One daemon thread per process that interrupts the connections whose time is up."""
+    """One daemon thread per process that interrupts the connections whose time is up; it ends
+    after :data:`IDLE_EXIT` seconds with nothing to watch, and starts again when needed."""
 
     fork_fresh = {
         "_lock": threading.Lock,
@@ -148,13 +154,22 @@ class _Watchdog(ForkAware):
                 self._watched.pop(token, None)
 
     def _run(self) -> None:
+        idle_since: float | None = None
         while True:
             self._wake.clear()  # before looking: a deadline added from now on wakes the wait below
             with self._lock:
                 now = time.monotonic()
                 due = [token for token, (at, _) in self._watched.items() if at <= now]
                 connections = [self._watched.pop(token)[1] for token in due]
-                wait = min((at for at, _ in self._watched.values()), default=now + 3600) - now
+                if self._watched or connections:
+                    idle_since = None
+                    wait = min((at for at, _ in self._watched.values()), default=now) - now
+                elif idle_since is not None and now - idle_since >= IDLE_EXIT:
+                    self._thread = None  # under the lock: the next watching() starts a new one
+                    return
+                else:
+                    idle_since = now if idle_since is None else idle_since
+                    wait = IDLE_EXIT
             for dbapi in connections:
                 _interrupt(dbapi)
             self._wake.wait(wait)
