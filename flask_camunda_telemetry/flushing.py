@@ -17,10 +17,11 @@ import logging
 import threading
 import weakref
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from .forking import ForkAware
 
-__all__ = ["Flusher"]
+__all__ = ["FORK_WAIT", "Flusher", "StopAtExit"]
 
 log = logging.getLogger("flask_camunda_telemetry")
 
@@ -28,23 +29,37 @@ log = logging.getLogger("flask_camunda_telemetry")
 FORK_WAIT = 30.0
 
 
-#: The flushers that have started a thread in this process, stopped (after a last sync) at exit by
-#: one handler: registering one per flusher would leave one behind for every app ever collected.
-_started: weakref.WeakSet[Flusher] = weakref.WeakSet()
-_hooked = False
+class StopAtExit(ForkAware):
+    """The started objects of one kind (flushers, reporter threads) whose ``stop()`` runs at
+    interpreter exit, by one exit handler per kind: registering one per object would leave one
+    behind for every app ever collected. Held weakly.
+
+    .. versionadded:: 0.2.0
+    """
+
+    fork_fresh = {"_lock": threading.Lock}
+    _lock: threading.Lock
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._started: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._hooked = False
+
+    def add(self, stoppable: Any) -> None:
+        """Have ``stoppable.stop()`` called at exit (if it is still alive then)."""
+        with self._lock:
+            self._started.add(stoppable)
+            if not self._hooked:
+                atexit.register(self._stop_all)
+                self._hooked = True
+
+    def _stop_all(self) -> None:
+        for stoppable in list(self._started):
+            stoppable.stop()
 
 
-def _stop_at_exit() -> None:
-    for flusher in list(_started):
-        flusher.stop()
-
-
-def _stop_at_exit_later(flusher: Flusher) -> None:
-    global _hooked
-    _started.add(flusher)
-    if not _hooked:
-        atexit.register(_stop_at_exit)
-        _hooked = True
+#: The flushers that have started a thread in this process.
+_at_exit = StopAtExit()
 
 
 class Flusher(ForkAware):
@@ -92,7 +107,7 @@ class Flusher(ForkAware):
             self.renew("_stop")  # the stop event of a previous thread stays set for that thread
             self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
             self._thread.start()
-            _stop_at_exit_later(self)
+            _at_exit.add(self)
             self.started = True
 
     @property

@@ -25,6 +25,7 @@ from flask_camunda_telemetry.state import get_state
 from flask_camunda_telemetry.storage.flight import SHARE_WAIT, SingleFlight
 
 from .support.apps import host_app, make_app
+from .support.bounds import within
 from .support.processes import serve, server_env
 
 T = TypeVar("T")
@@ -40,28 +41,6 @@ BOUNDED: dict[str, Any] = {
     "CAMUNDA_TELEMETRY_REPORT_URL": "http://127.0.0.1:9/report",
 }
 READS = ("/telemetry/data", "/telemetry/", "/telemetry/metrics", "/telemetry/configuration")
-
-
-def within(limit: float, call: Callable[[], T]) -> tuple[T, float]:
-    """``call()``'s result and how long it took; fails when it takes more than ``limit`` seconds
-    (the call is left running in a daemon thread: before the fix it never returned)."""
-    box: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            box["result"] = call()
-        except BaseException as exc:  # noqa: BLE001 - handed to the test
-            box["error"] = exc
-
-    start = time.monotonic()
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(limit)
-    elapsed = time.monotonic() - start
-    assert not thread.is_alive(), f"no answer within {limit:g} s"
-    if "error" in box:
-        raise box["error"]
-    return box["result"], elapsed
 
 
 @contextmanager

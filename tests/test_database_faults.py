@@ -11,10 +11,9 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from flask.testing import FlaskClient
 from flask_camunda_telemetry import DatabaseUnavailableError, TelemetryExt
 
 from .support.apps import host_app, make_app
+from .support.bounds import within
 from .support.databases import selected_backends
 from .support.documents import counts, driver_text
 from .support.servers import DatabaseServer, private_server
@@ -215,25 +215,6 @@ def frozen(server: DatabaseServer) -> Iterator[None]:
                 os.kill(pid, signal.SIGCONT)
 
 
-def within(limit: float, call: Callable[[], Any]) -> Any:
-    """``call()``'s result (or its exception); fails when it takes more than ``limit`` seconds."""
-    box: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            box["result"] = call()
-        except BaseException as exc:  # noqa: BLE001 - handed to the test
-            box["error"] = exc
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(limit)
-    assert not thread.is_alive(), f"no answer within {limit:g} s"
-    if "error" in box:
-        raise box["error"]
-    return box.get("result")
-
-
 @pytest.mark.parametrize("hosts_db", [False, True], ids=["own-engine", "hosts-db"])
 def test_a_server_that_answers_nothing_costs_a_read_or_a_flush_at_most_the_bound(
     server: DatabaseServer, url: str, tmp_path: Path, hosts_db: bool
@@ -253,7 +234,7 @@ def test_a_server_that_answers_nothing_costs_a_read_or_a_flush_at_most_the_bound
 
     with frozen(server):
         start = time.monotonic()
-        response = within(STOPPED_LIMIT, lambda: client.get("/telemetry/data"))
+        response, _ = within(STOPPED_LIMIT, lambda: client.get("/telemetry/data"))
         assert response.status_code == 503, response.get_json()
         assert time.monotonic() - start < STOPPED_LIMIT
         store = ext.state(app).store

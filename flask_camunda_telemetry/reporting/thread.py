@@ -5,14 +5,12 @@
 
 from __future__ import annotations
 
-import atexit
 import logging
 import threading
-import weakref
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 
-from ..flushing import FORK_WAIT
+from ..flushing import FORK_WAIT, StopAtExit
 from ..forking import ForkAware
 from .delivery import AppGoneError
 
@@ -24,23 +22,8 @@ log = logging.getLogger("flask_camunda_telemetry")
 SHUTDOWN_WAIT = 2.0
 
 
-#: The reporter threads started in this process, stopped at exit by one handler (not one per
-#: thread: that would leave one behind for every app ever collected).
-_started: weakref.WeakSet[ReporterThread] = weakref.WeakSet()
-_hooked = False
-
-
-def _stop_at_exit() -> None:
-    for thread in list(_started):
-        thread.stop()
-
-
-def _stop_at_exit_later(thread: ReporterThread) -> None:
-    global _hooked
-    _started.add(thread)
-    if not _hooked:
-        atexit.register(_stop_at_exit)
-        _hooked = True
+#: The reporter threads started in this process.
+_at_exit = StopAtExit()
 
 
 class ReporterThread(ForkAware):
@@ -110,7 +93,7 @@ class ReporterThread(ForkAware):
             self.renew("stopping")  # the stop event of a previous thread stays set for that thread
             self._thread = threading.Thread(target=self._run, name="camunda-telemetry-report", daemon=True)
             self._thread.start()
-            _stop_at_exit_later(self)
+            _at_exit.add(self)
             self.started = True
 
     def stop(self, wait: float = SHUTDOWN_WAIT) -> None:
