@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -25,7 +27,7 @@ from flask_camunda_telemetry import DatabaseUnavailableError, TelemetryExt
 
 from .support.apps import host_app, make_app
 from .support.bounds import within
-from .support.databases import selected_backends
+from .support.databases import count_rows, selected_backends
 from .support.documents import counts, driver_text
 from .support.servers import DatabaseServer, private_server
 
@@ -249,3 +251,41 @@ def test_a_server_that_answers_nothing_costs_a_read_or_a_flush_at_most_the_bound
         time.sleep(0.2)
     assert response.status_code == 200
     assert commands(response.get_json()).get("StartProcessInstanceCmd") == 1
+
+
+def test_a_commit_is_never_cut_so_no_count_is_written_twice(server: DatabaseServer, url: str, tmp_path: Path) -> None:
+    """The server stops just as a flush commits: the flush waits for the commit's answer instead
+    of cutting it at the bound (before: cut, its counts kept and written again, while the server
+    had committed them: counted twice)."""
+    ext = TelemetryExt()
+    app = make_app(url, tmp_path / "instance", ext, **NO_BACKGROUND_FLUSH,
+                   CAMUNDA_TELEMETRY_DB_TIMEOUT=STOPPED_TIMEOUT)
+    state = ext.state(app)
+    state.store.create_tables()
+    state.commands.add("StartProcessInstanceCmd")  # counted, with no flush thread to race
+    assert server.process is not None
+    pids = _family(server.process.pid)
+
+    def resume() -> None:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+
+    waking = threading.Timer(STOPPED_TIMEOUT + 3, resume)
+
+    def stop_at_commit(conn: Any) -> None:
+        if waking.is_alive() or waking.finished.is_set():
+            return  # once
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+        waking.start()  # well after the bound: the commit is sent to a server that answers nothing
+
+    sa.event.listen(state.store.engine, "commit", stop_at_commit)
+    try:
+        with contextlib.suppress(DatabaseUnavailableError):
+            state.flush()
+    finally:
+        sa.event.remove(state.store.engine, "commit", stop_at_commit)
+        waking.join() if waking.is_alive() else resume()
+    state.flush()  # writes what the first did not
+    assert count_rows(url, "command") == {"StartProcessInstanceCmd": 1}

@@ -15,14 +15,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app, has_app_context
-from sqlalchemy import Engine, MetaData, create_engine
+from sqlalchemy import Engine, MetaData, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import QueuePool
 
 from ..exceptions import ConfigurationError
 from ..forking import ForkAware
 from .checkout import OWN_ENGINES
-from .timeouts import connect_args
+from .timeouts import after_connect, connect_args
 from .urls import check_database_uri
 
 if TYPE_CHECKING:
@@ -102,6 +102,8 @@ def create_own_engine(uri: str, makedirs: str | None = None, timeout: float | No
     else:
         options["connect_args"] = connect_args(backend, url.get_driver_name(), timeout)
     engine = create_engine(url, **options)
+    if url.get_driver_name() == "pymysql" and timeout is not None:
+        event.listen(engine, "connect", after_connect)
     OWN_ENGINES.add(engine)
     return engine
 

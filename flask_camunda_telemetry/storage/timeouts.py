@@ -27,7 +27,7 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from sqlalchemy import Engine
@@ -37,7 +37,7 @@ from ..exceptions import DatabaseUnavailableError
 from ..forking import ForkAware
 from .checkout import bounded_checkout
 
-__all__ = ["GRACE", "Deadline", "bounded_connection", "bounded_transaction", "connect_args", "hold"]
+__all__ = ["GRACE", "Deadline", "after_connect", "bounded_connection", "bounded_transaction", "connect_args", "hold"]
 
 #: How long after the bound the watchdog interrupts a connection (server-side timeouts come first).
 GRACE = 0.5
@@ -62,7 +62,10 @@ class Deadline:
 
 
 def connect_args(backend: str, driver: str, timeout: float | None) -> dict[str, Any]:
-    """The connect arguments bounding the own engine's connects (and, for PyMySQL, each read)."""
+    """The connect arguments bounding the own engine's connects. PyMySQL's read and write
+    timeouts bound its handshake too; :func:`after_connect` lifts them once connected (they
+    would cut a commit, whose outcome is then unknown: the watchdog bounds the statements and
+    leaves commits alone)."""
     if backend == "sqlite":
         return {"timeout": 30 if timeout is None else timeout}
     if backend == "postgresql":
@@ -74,6 +77,14 @@ def connect_args(backend: str, driver: str, timeout: float | None) -> dict[str, 
             args.update(read_timeout=timeout + GRACE, write_timeout=timeout + GRACE)
         return args
     return {}
+
+
+def after_connect(dbapi_connection: Any, connection_record: Any) -> None:
+    """The pool's ``connect`` event of an own PyMySQL engine: the connection is made, so its
+    socket timeouts (see :func:`connect_args`) are lifted."""
+    if hasattr(dbapi_connection, "_read_timeout"):
+        dbapi_connection._read_timeout = None
+        dbapi_connection._write_timeout = None
 
 
 def hold(lock: threading.Lock, timeout: float | None, what: str) -> contextlib.AbstractContextManager[bool]:
@@ -138,17 +149,31 @@ class _Watchdog(ForkAware):
     _tokens: itertools.count[int]
 
     @contextlib.contextmanager
-    def watching(self, dbapi: Any, after: float) -> Iterator[None]:
-        """Interrupt ``dbapi`` (a DB-API connection) if the block lasts more than ``after`` seconds."""
+    def watching(self, dbapi: Any, after: float) -> Iterator[Callable[[], contextlib.AbstractContextManager[None]]]:
+        """Interrupt ``dbapi`` (a DB-API connection) if the block lasts more than ``after`` seconds.
+        Yields ``paused``: a block in ``with paused():`` is never interrupted (a commit)."""
+        at = time.monotonic() + after
         with self._lock:
             token = next(self._tokens)
-            self._watched[token] = (time.monotonic() + after, dbapi)
+            self._watched[token] = (at, dbapi)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="camunda-telemetry-db-watchdog", daemon=True)
                 self._thread.start()
         self._wake.set()
+
+        @contextlib.contextmanager
+        def paused() -> Iterator[None]:
+            with self._lock:
+                self._watched.pop(token, None)
+            try:
+                yield
+            finally:
+                with self._lock:
+                    self._watched[token] = (at, dbapi)
+                self._wake.set()
+
         try:
-            yield
+            yield paused
         finally:
             with self._lock:
                 self._watched.pop(token, None)
@@ -229,12 +254,17 @@ def bounded_connection(engine: Engine, deadline: Deadline, *, begin: bool = Fals
         return
     with bounded_checkout(engine, deadline.left()) as conn, _watchdog.watching(
         conn.connection.dbapi_connection, deadline.left() + GRACE
-    ):
+    ) as paused:
         restore: str | None = None
         try:
-            with conn.begin() if begin else contextlib.nullcontext():
+            with conn.begin() if begin else contextlib.nullcontext() as transaction:
                 restore = _limits(conn, deadline.left())
                 yield conn
+                if transaction is not None and conn.dialect.name != "sqlite":
+                    # A commit is never cut: the server may have committed when its answer was
+                    # cut, so retrying would write the counts twice. SQLite's outcome is known.
+                    with paused():
+                        transaction.commit()
         finally:
             if restore is not None:
                 _restore(conn, restore)
