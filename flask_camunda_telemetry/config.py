@@ -36,7 +36,7 @@ from .settings import (
 )
 from .storage.urls import parse_database_uri
 
-__all__ = ["KEYS", "PREFIX", "TelemetryConfig", "load_config"]
+__all__ = ["KEYS", "PREFIX", "TelemetryConfig", "database_keys", "load_config"]
 
 PREFIX = "CAMUNDA_TELEMETRY_"
 
@@ -124,6 +124,22 @@ def _headers(key: str, value: object) -> tuple[tuple[str, str], ...]:
 #: Every key, in the order the docs list them.
 #:
 #: .. versionadded:: 0.2.0
+def database_keys(fallback: str) -> tuple[Key, Key]:
+    """``DATABASE_URI`` and ``BIND_KEY``, as this extension and the collector declare them;
+    ``fallback``: the database used when nothing names one.
+
+    .. versionadded:: 0.2.0
+    """
+    return (
+        Key("DATABASE_URI", None, parse_database_uri,
+            f"The database; ``None`` uses ``db`` if given, then ``SQLALCHEMY_DATABASE_URI``, then {fallback}. "
+            "Checked at ``init_app`` without connecting: a URI SQLAlchemy cannot parse, an unknown backend, a "
+            "driver that is not installed or an asyncio one (``postgresql+asyncpg``) fails there."),
+        Key("BIND_KEY", None, parse_optional_str,
+            "A Flask-SQLAlchemy bind: with ``db`` its engine, without ``db`` the URI in ``SQLALCHEMY_BINDS``."),
+    )
+
+
 KEYS: tuple[Key, ...] = (
     Key("URL_PREFIX", "", parse_url_paths,
         'Where the routes are mounted: ``""`` gives ``/telemetry/data``, ``"/engine-rest"`` gives '
@@ -148,12 +164,7 @@ KEYS: tuple[Key, ...] = (
         "other processes' counts as of their last flush: at most this old."),
     Key("METRIC_NAMES", "internal", parse_choice("internal", "public"),
         "``\"internal\"``: the seed's metric names; ``\"public\"``: Camunda 7.17+'s REST names."),
-    Key("DATABASE_URI", None, parse_database_uri,
-        "The database; ``None`` uses ``db`` if given, then ``SQLALCHEMY_DATABASE_URI``, then the instance folder. "
-        "Checked at ``init_app`` without connecting: a URI SQLAlchemy cannot parse, an unknown backend, a driver "
-        "that is not installed or an asyncio one (``postgresql+asyncpg``) fails there."),
-    Key("BIND_KEY", None, parse_optional_str,
-        "A Flask-SQLAlchemy bind: with ``db`` its engine, without ``db`` the URI in ``SQLALCHEMY_BINDS``."),
+    *database_keys("``camunda_telemetry.sqlite`` in the instance folder"),
     Key("PROPERTY_TABLE", "camunda_telemetry_property", _table,
         'The property table (Camunda\'s layout). ``"ACT_GE_PROPERTY"`` shares Camunda\'s own.'),
     Key("COUNT_TABLE", "camunda_telemetry_count", _table, "The shared counts (cluster scope)."),

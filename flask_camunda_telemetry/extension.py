@@ -142,8 +142,8 @@ class TelemetryExt(ExtensionObject):
 
         .. versionchanged:: 0.2.0 ``n`` is bounded; errors are :class:`~.InvalidCountError`.
         """
-        validate_command_name(name)
-        get_state(app).count_command(name, checked_count(n, "count_command(n)"))
+        name, n = validate_command_name(name), checked_count(n, "count_command(n)")
+        get_state(app).count_resolved(name, n)
 
     def mark_occurrence(self, name: str, count: int = 1, *, app: Flask | None = None) -> None:
         """Mark ``count`` occurrences of one of the four metrics (internal or public name).
@@ -153,8 +153,8 @@ class TelemetryExt(ExtensionObject):
 
         .. versionchanged:: 0.2.0 ``count`` is bounded.
         """
-        internal = canonical_metric(name)
-        get_state(app).mark_metric(internal, checked_count(count, "mark_occurrence(count)"))
+        internal, count = canonical_metric(name), checked_count(count, "mark_occurrence(count)")
+        get_state(app).mark_resolved(internal, count)
 
     def data(self, *, app: Flask | None = None) -> TelemetryData:
         """The current document as objects (what ``/telemetry/data`` serializes)."""

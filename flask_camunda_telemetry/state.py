@@ -125,8 +125,13 @@ class TelemetryState(Syncing):
         if not self.flusher.started:
             self.flusher.start()
 
-    def mark_metric(self, internal_name: str, n: int = 1) -> None:
-        self.metrics.add(canonical_metric(internal_name), checked_count(n))
+    def mark_metric(self, name: str, n: int = 1) -> None:
+        """Mark ``n`` occurrences of a metric (internal or public name); UnknownMetricError or
+        InvalidCountError unless both are known and storable."""
+        self.mark_resolved(canonical_metric(name), checked_count(n))
+
+    def mark_resolved(self, internal_name: str, n: int = 1) -> None:  # checked by the caller
+        self.metrics.add(internal_name, n)
         if not self.flusher.started:
             self.flusher.start()
 

@@ -23,7 +23,7 @@ import weakref
 from flask import Flask
 
 from .config import TelemetryConfig
-from .counting.counts import SLICE_US, PendingCounts, ReportedCounts, now_us, since
+from .counting.counts import SLICE_US, PendingCounts, ReportedCounts, from_us, now_us, since
 from .flushing import Flusher
 from .forking import ForkAware
 from .reporting.reporter import Reporting
@@ -37,19 +37,12 @@ COMMANDS = "command"
 METRICS = "metric"
 
 
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-
-
 def now() -> dt.datetime:
     """The current time, aware, in the local time zone.
 
     .. versionadded:: 0.2.0
     """
     return dt.datetime.now().astimezone()
-
-
-def _from_us(micros: int) -> dt.datetime:
-    return (_EPOCH + dt.timedelta(microseconds=micros)).astimezone()
 
 
 def _next_cut() -> int:
@@ -118,7 +111,7 @@ class Syncing(ForkAware):
         reset = self.store.reset_time()
         if reset > self._reset_seen:
             self._zero(reset)
-            self.started_at = _from_us(reset)
+            self.started_at = from_us(reset)
         self.commands.settle(read_at)
         self.metrics.settle(read_at)
 
@@ -144,7 +137,7 @@ class Syncing(ForkAware):
         time returned (the next tenth of a second: waits for it). Every process leaves out
         what it counted before that time and keeps what it counted after."""
         cut = _next_cut()
-        when = _from_us(cut)
+        when = from_us(cut)
         with self._sync_lock:
             self.store.reset(when)
             self._zero(cut)

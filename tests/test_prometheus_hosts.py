@@ -170,8 +170,11 @@ def test_what_a_report_records_never_lowers_the_counters(tmp_path: Path, databas
     ext.mark_occurrence("root-process-instance-start", 5, app=app)
     client = app.test_client()
     before = scrape(client)
-    ext.state(app).store.add_counts(
-        {"command-reported": {"StartProcessInstanceCmd": 5}, "metric-reported": {"root-process-instance-start": 5}}
+    ext.state(app).store.flush_counts(  # as a report records what it sent (slice 0: before any reset)
+        {
+            "command-reported": {0: {"StartProcessInstanceCmd": 5}},
+            "metric-reported": {0: {"root-process-instance-start": 5}},
+        }
     )
     ext.count_command("StartProcessInstanceCmd", 1, app=app)
     after = scrape(client)

@@ -10,9 +10,9 @@ from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from ..config import database_keys
 from ..exceptions import ConfigurationError
-from ..settings import Key, load_keys, parse_bool, parse_count, parse_names, parse_optional_str, parse_url_path
-from ..storage.urls import parse_database_uri
+from ..settings import Key, load_keys, parse_bool, parse_count, parse_names, parse_url_path
 
 __all__ = ["KEYS", "PREFIX", "CollectorConfig", "load_config"]
 
@@ -54,12 +54,7 @@ KEYS: tuple[Key, ...] = (
         "string. Empty accepts anonymous reports, as Camunda's own service did."),
     Key("MAX_BODY", 256 * 1024, parse_count(1024, 64 * 1024 * 1024),
         "The largest report body accepted, in bytes (1 KiB to 64 MiB); a larger one gets 413."),
-    Key("DATABASE_URI", None, parse_database_uri,
-        "The database; ``None`` uses ``db`` if given, then ``SQLALCHEMY_DATABASE_URI``, then "
-        "``camunda_telemetry_collector.sqlite`` in the instance folder. Checked at ``init_app`` without "
-        "connecting, as the engine extension's."),
-    Key("BIND_KEY", None, parse_optional_str,
-        "A Flask-SQLAlchemy bind: with ``db`` its engine, without ``db`` the URI in ``SQLALCHEMY_BINDS``."),
+    *database_keys("``camunda_telemetry_collector.sqlite`` in the instance folder"),
     Key("TABLE_PREFIX", "telemetry_collector", _table_prefix,
         "The tables are ``<prefix>_report``, ``<prefix>_count``, ``<prefix>_installation`` and ``<prefix>_usage``."),
     Key("CREATE_TABLES", True, parse_bool, "Create missing tables on first use."),

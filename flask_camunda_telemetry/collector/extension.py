@@ -7,14 +7,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from flask import Blueprint, Flask, Response
-from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.exceptions import NotFound
 from werkzeug.routing import PathConverter
 
 from ..exceptions import AlreadyInitializedError
 from ..hosting import ExtensionObject
 from ..rest.guards import allow
 from ..rest.responses import error_response, json_response, register_json_errors
-from ..rest.routes import add_blueprint_route, add_static_route, methods_of_other_routes
+from ..rest.routes import add_blueprint_route, add_static_route, refuse_other_methods
 from ..storage.engines import resolve_database
 from .api import api_installations, api_usage
 from .cli import collector_cli
@@ -50,9 +50,7 @@ def _openapi() -> Response:
 
 
 def _unknown(subpath: str) -> Response:
-    other = methods_of_other_routes()
-    if other:
-        raise MethodNotAllowed(valid_methods=sorted(other))
+    refuse_other_methods()  # the static files' GET, say
     raise NotFound("No such collector resource. The routes are pings, api/installations, api/usage, "
                    "api/openapi.json, and the dashboard pages.")
 

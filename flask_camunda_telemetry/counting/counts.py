@@ -10,13 +10,14 @@ either confirms them (:meth:`PendingCounts.confirm`) or gives them back
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 from collections.abc import Mapping
 
 from ..forking import ForkAware
 
-__all__ = ["SLICE_US", "PendingCounts", "ReportedCounts", "Stamped", "now_us", "since"]
+__all__ = ["SLICE_US", "PendingCounts", "ReportedCounts", "Stamped", "from_us", "now_us", "since", "to_us"]
 
 #: The width of a slice of time pending counts are kept apart by (microseconds). A reset cuts
 #: at a slice boundary (it waits for the next one), so the slices say exactly what came before it.
@@ -38,6 +39,25 @@ def now_us() -> int:
     .. versionadded:: 0.2.0
     """
     return time.time_ns() // 1000
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def to_us(value: dt.datetime) -> int:
+    """An aware datetime in microseconds since the epoch (how the counts table keeps times).
+
+    .. versionadded:: 0.2.0
+    """
+    return (value - _EPOCH) // dt.timedelta(microseconds=1)
+
+
+def from_us(micros: int) -> dt.datetime:
+    """Microseconds since the epoch as an aware datetime in the local time zone.
+
+    .. versionadded:: 0.2.0
+    """
+    return (_EPOCH + dt.timedelta(microseconds=micros)).astimezone()
 
 
 def _add_into(target: dict[str, int], deltas: Mapping[str, int]) -> None:

@@ -13,7 +13,6 @@ from typing import Any
 from flask import Blueprint, Response, request
 from werkzeug.exceptions import (
     BadRequest,
-    MethodNotAllowed,
     NotFound,
     RequestEntityTooLarge,
     UnsupportedMediaType,
@@ -25,7 +24,7 @@ from .bodies import JsonTooDeepError, load_json
 from .guards import admit, allow, check_access, refusal_response
 from .openapi import build_spec
 from .responses import handle_exception, json_response, register_json_errors
-from .routes import add_blueprint_route, methods_of_other_routes
+from .routes import add_blueprint_route, refuse_other_methods
 
 __all__ = ["BLUEPRINT_NAME", "make_blueprint", "serve_openapi"]
 
@@ -89,9 +88,7 @@ def telemetry_configuration() -> Response | tuple[str, int]:
 
 
 def unknown_resource(subpath: str) -> Response:
-    other = methods_of_other_routes()  # the page's static files, say
-    if other:
-        raise MethodNotAllowed(valid_methods=sorted(other))
+    refuse_other_methods()  # the static files' GET, say
     rule = request.url_rule.rule if request.url_rule else "/telemetry/"
     root = request.script_root + rule[: rule.index("/telemetry/")]
     raise NotFound(

@@ -16,12 +16,18 @@ from collections.abc import Callable
 from flask import Blueprint, Flask, Response, current_app, request, send_from_directory
 from flask.sansio.blueprints import BlueprintSetupState
 from flask.typing import RouteCallable
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.routing import Rule
 
 from .guards import allow
 
-__all__ = ["add_app_route", "add_blueprint_route", "add_static_route", "methods_of_other_routes"]
+__all__ = [
+    "add_app_route",
+    "add_blueprint_route",
+    "add_static_route",
+    "methods_of_other_routes",
+    "refuse_other_methods",
+]
 
 #: Methods tried to find which other route serves a path (see :func:`methods_of_other_routes`).
 _PROBED = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -80,3 +86,11 @@ def methods_of_other_routes() -> set[str]:
         if rule.endpoint != request.endpoint and rule.methods is not None:
             methods |= rule.methods
     return methods
+
+
+def refuse_other_methods() -> None:
+    """For a catch-all view: raise the 405 (with the real ``Allow``) when another route serves the
+    request's path with other methods; return when none does (the view answers its 404)."""
+    other = methods_of_other_routes()
+    if other:
+        raise MethodNotAllowed(valid_methods=sorted(other))

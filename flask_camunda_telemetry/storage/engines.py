@@ -120,25 +120,30 @@ def _relative_sqlite_in_instance(uri: str, instance_path: str) -> str | None:
     return url.set(database=os.path.join(instance_path, path)).render_as_string(hide_password=False)
 
 
-def _bind_uri(app: Flask, bind_key: str) -> str:
-    """The URI of ``SQLALCHEMY_BINDS[bind_key]`` (a URI, or a dict of engine options with ``url``)."""
+def _host_uri(app: Flask, bind_key: str | None) -> tuple[str, object]:
+    """The config key naming the host's database and its value: ``SQLALCHEMY_DATABASE_URI``, or
+    the URI of ``SQLALCHEMY_BINDS[bind_key]`` (a URI, or a dict of engine options with ``url``)."""
+    if bind_key is None:
+        return "SQLALCHEMY_DATABASE_URI", app.config.get("SQLALCHEMY_DATABASE_URI")
     bind = (app.config.get("SQLALCHEMY_BINDS") or {}).get(bind_key)
-    uri = bind.get("url") if isinstance(bind, dict) else bind
+    return f"SQLALCHEMY_BINDS[{bind_key!r}]", bind.get("url") if isinstance(bind, dict) else bind
+
+
+def _bind_uri(app: Flask, bind_key: str) -> str:
+    """The URI of ``SQLALCHEMY_BINDS[bind_key]``; ConfigurationError when it names none."""
+    key, uri = _host_uri(app, bind_key)
     if not isinstance(uri, str) or not uri:
         raise ConfigurationError(
             "CAMUNDA_TELEMETRY_BIND_KEY", bind_key, "expected a key of SQLALCHEMY_BINDS that names a database URI"
         )
+    check_database_uri(key, uri)
     return uri
 
 
 def _refuse_host_in_memory(app: Flask, bind_key: str | None) -> None:
     """An in-memory SQLite database of the host's: its pool (the host's) lends its one connection
     to several threads at once, so the extension's flushes would interleave with the host's work."""
-    if bind_key is None:
-        key, uri = "SQLALCHEMY_DATABASE_URI", app.config.get("SQLALCHEMY_DATABASE_URI")
-    else:
-        bind = (app.config.get("SQLALCHEMY_BINDS") or {}).get(bind_key)
-        key, uri = f"SQLALCHEMY_BINDS[{bind_key!r}]", bind.get("url") if isinstance(bind, dict) else bind
+    key, uri = _host_uri(app, bind_key)
     if isinstance(uri, str | URL) and _in_memory(make_url(uri)):
         raise ConfigurationError(
             key, str(uri), "the telemetry counts cannot share the host's in-memory SQLite database (its one "
@@ -177,7 +182,6 @@ def resolve_database(
         return metadata, LazyEngine(lambda: _host_engine(app_ref, db, bind_key), owned=False, timeout=timeout)
     if uri is None and bind_key is not None:
         uri = _bind_uri(app, bind_key)
-        check_database_uri(f"SQLALCHEMY_BINDS[{bind_key!r}]", uri)
     if uri is None:
         uri = app.config.get("SQLALCHEMY_DATABASE_URI") or f"sqlite:///{default_file}"
         check_database_uri("SQLALCHEMY_DATABASE_URI", uri)

@@ -16,7 +16,8 @@ from collections.abc import Mapping
 from sqlalchemy import Table, and_, insert, select, update
 from sqlalchemy.engine import Connection
 
-from .store import META, START_DATE, _from_micros
+from ..counting.counts import from_us
+from .store import META, START_DATE
 
 __all__ = [
     "CONSENT_GIVEN",
@@ -57,7 +58,7 @@ def document_counts(
             {name: n - reported.get(name, 0) for name, n in lifetime.items() if n > reported.get(name, 0)}
         )
     start = rows.get(META, {}).get(START_DATE)
-    return unreported[0], unreported[1], None if start is None else _from_micros(start)
+    return unreported[0], unreported[1], None if start is None else from_us(start)
 
 
 class MetaRows:

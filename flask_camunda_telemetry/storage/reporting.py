@@ -24,9 +24,10 @@ from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from ..counting.counts import from_us, to_us
 from ..exceptions import DatabaseUnavailableError
 from .meta import CONSENT_GIVEN, DUE, LAST_AT, LAST_ERROR, LAST_STATUS, LEASE, REPORTED, MetaRows
-from .store import META, START_DATE, TelemetryStore, _from_micros, _to_micros
+from .store import META, START_DATE, TelemetryStore
 
 __all__ = ["CONSENT", "Consent", "LastReport", "ReportStore"]
 
@@ -117,7 +118,7 @@ class ReportStore:
             given = self._rows.read(conn).get(CONSENT_GIVEN, 0)
         elif follow and value is not True and given:
             self._rows.swap(conn, CONSENT_GIVEN, given, 0)
-        return Consent(value, _from_micros(given) if value and given else None)
+        return Consent(value, from_us(given) if value and given else None)
 
     def _give(self, conn: Connection, now: dt.datetime, delay: float, *, from_start: bool = False) -> None:
         """Consent became true: everything counted so far is marked reported (lifetime rows stay),
@@ -131,10 +132,10 @@ class ReportStore:
         Rows are locked in the order a confirmation locks them (start date, reported rows,
         lease, schedule), and the totals are read with a locking read, so that a confirmation
         committed meanwhile is seen even under MariaDB's repeatable read."""
-        if not self._rows.swap(conn, CONSENT_GIVEN, 0, 1 if from_start else _to_micros(now)):
+        if not self._rows.swap(conn, CONSENT_GIVEN, 0, 1 if from_start else to_us(now)):
             return
         if self.shared_counts and not from_start:
-            self._rows.put(conn, START_DATE, _to_micros(now))
+            self._rows.put(conn, START_DATE, to_us(now))
             count = self.store.tables.count
             kinds = [*REPORTED, *REPORTED.values()]
             query = (  # in the order a flush locks them
@@ -151,7 +152,7 @@ class ReportStore:
             if unreported:
                 self.store._upsert(conn, unreported)
         self._rows.put(conn, LEASE, 0)
-        self._rows.put(conn, DUE, _to_micros(now + dt.timedelta(seconds=delay)))
+        self._rows.put(conn, DUE, to_us(now + dt.timedelta(seconds=delay)))
 
     def consent(self, initial: bool | None, now: dt.datetime, delay: float) -> Consent:
         """The consent every process on the database shares; created from ``initial`` when the
@@ -190,28 +191,28 @@ class ReportStore:
             meta = self._rows.read(conn)
             if DUE in meta:
                 return meta[DUE]
-            self._rows.put(conn, DUE, _to_micros(default))
-            return _to_micros(default)
+            self._rows.put(conn, DUE, to_us(default))
+            return to_us(default)
 
-        return _from_micros(self._run("read the report schedule", work))
+        return from_us(self._run("read the report schedule", work))
 
     def claim(self, now: dt.datetime, until: dt.datetime, *, force: bool = False) -> dt.datetime | None:
         """Claim the report due at ``now`` until ``until``: returns its due time, or None when
         it is not due or another process holds it. One winner per claim, on every database.
         ``force``: claim it even when it is not due yet (a report asked for now)."""
-        lease = _to_micros(until)
+        lease = to_us(until)
 
         def work(conn: Connection) -> int | None:
             count = self.store.tables.count
-            held = and_(count.c.kind == META, count.c.name == LEASE, count.c.total <= _to_micros(now))
+            held = and_(count.c.kind == META, count.c.name == LEASE, count.c.total <= to_us(now))
             if not conn.execute(update(count).where(held).values(total=lease)).rowcount:
                 if LEASE in self._rows.read(conn):
                     return None
                 self._rows.put(conn, LEASE, lease)  # the first claim ever (IntegrityError: lost)
             due = self._rows.read(conn).get(DUE)
             if force:
-                return due or _to_micros(now)
-            if due is None or due > _to_micros(now):
+                return due or to_us(now)
+            if due is None or due > to_us(now):
                 raise _NotDueError  # roll the lease back
             return due
 
@@ -219,7 +220,7 @@ class ReportStore:
             due = self._run("claim the report", work)
         except _NotDueError:
             return None
-        return None if due is None else _from_micros(due)
+        return None if due is None else from_us(due)
 
     def finish(
         self,
@@ -238,10 +239,10 @@ class ReportStore:
         def work(conn: Connection) -> bool:
             confirmed = confirm is not None and self._confirm(conn, *confirm)
             count = self.store.tables.count
-            ours = and_(count.c.kind == META, count.c.name == LEASE, count.c.total == _to_micros(until))
+            ours = and_(count.c.kind == META, count.c.name == LEASE, count.c.total == to_us(until))
             held = bool(conn.execute(update(count).where(ours).values(total=0)).rowcount)
             if next_due is not None and (held or confirmed):
-                self._rows.put(conn, DUE, _to_micros(next_due))
+                self._rows.put(conn, DUE, to_us(next_due))
             if outcome is not None:
                 self._record(conn, outcome)
             return confirmed
@@ -251,7 +252,7 @@ class ReportStore:
     def _confirm(
         self, conn: Connection, start: dt.datetime, sent_at: dt.datetime, counts: Mapping[str, Mapping[str, int]]
     ) -> bool:
-        if not self._rows.swap(conn, START_DATE, _to_micros(start), _to_micros(sent_at)):
+        if not self._rows.swap(conn, START_DATE, to_us(start), to_us(sent_at)):
             return False
         rows = [
             {"kind": REPORTED[kind], "name": name, "total": n}
@@ -267,7 +268,7 @@ class ReportStore:
 
     def _record(self, conn: Connection, outcome: tuple[dt.datetime, int, int]) -> None:
         at, status, error = outcome
-        self._rows.put(conn, LAST_AT, _to_micros(at))
+        self._rows.put(conn, LAST_AT, to_us(at))
         self._rows.put(conn, LAST_STATUS, status)
         self._rows.put(conn, LAST_ERROR, error)
 
@@ -281,8 +282,8 @@ class ReportStore:
         meta = self.store._retry("read the report status", self._rows.read)
         at, due = meta.get(LAST_AT), meta.get(DUE)
         return LastReport(
-            at=_from_micros(at) if at else None,
+            at=from_us(at) if at else None,
             status=meta.get(LAST_STATUS) or None,
             error=meta.get(LAST_ERROR) or None,
-            due=_from_micros(due) if due else None,
+            due=from_us(due) if due else None,
         )

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.expression import Executable
 
-from ..counting.counts import Stamped
+from ..counting.counts import Stamped, from_us, to_us
 from ..document.environment import detect_database
 from ..document.model import Database
 from ..exceptions import DatabaseUnavailableError, TableMissingError
@@ -31,7 +31,7 @@ from .resets import META, read_reset_time, write_reset_time
 from .tables import TelemetryTables
 from .timeouts import hold
 from .transactions import ATTEMPTS, create_missing_tables, run_transaction
-from .writing import RefusedRows, Row, SinceReset, count_rows, upsert_counts, write_counts
+from .writing import RefusedRows, Row, SinceReset, upsert_counts, write_counts
 
 __all__ = ["INSTALLATION_ID", "META", "START_DATE", "TelemetryStore"]
 
@@ -39,15 +39,6 @@ __all__ = ["INSTALLATION_ID", "META", "START_DATE", "TelemetryStore"]
 INSTALLATION_ID = "camunda.installation.id"
 #: The counts-table row (``kind`` META) holding when the shared counts began, in microseconds.
 START_DATE = "data-collection-start-date"
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-
-
-def _to_micros(value: dt.datetime) -> int:
-    return (value - _EPOCH) // dt.timedelta(microseconds=1)
-
-
-def _from_micros(value: int) -> dt.datetime:
-    return (_EPOCH + dt.timedelta(microseconds=value)).astimezone()
 
 T = TypeVar("T")
 _KEPT = "Counts are kept in memory and written when it is back; retry later."
@@ -187,23 +178,14 @@ class TelemetryStore(ForkAware):
         micros = self._settle(
             "the data collection start date",
             lambda c: c.execute(query).scalar(),
-            lambda: insert(count).values(kind=META, name=START_DATE, total=_to_micros(default)),
+            lambda: insert(count).values(kind=META, name=START_DATE, total=to_us(default)),
         )
-        return _from_micros(int(micros))
+        return from_us(int(micros))
 
     # -- counts ---------------------------------------------------------------------------
 
     def _upsert(self, conn: Connection, rows: list[Row]) -> None:
         upsert_counts(conn, self.tables.count, rows)
-
-    def add_counts(self, deltas: Mapping[str, Mapping[str, int]]) -> None:
-        """Add ``{kind: {name: n}}`` to the shared totals, atomically per row; a row the database
-        refuses is set aside (:attr:`refused`) and the others are written."""
-        rows = count_rows(deltas)
-        if not rows:
-            return
-        self.ensure_tables()
-        write_counts(self._retry, self._upsert, rows, self.refused)
 
     def flush_counts(self, stamped: Mapping[str, Stamped]) -> int:
         """Add ``{kind: {made: {name: n}}}`` to the shared totals (``made``: when the counts
@@ -251,10 +233,10 @@ class TelemetryStore(ForkAware):
         start = and_(count.c.kind == META, count.c.name == START_DATE)
 
         def work(conn: Connection) -> None:
-            write_reset_time(conn, count, _to_micros(now))  # first: waits for the flushes in progress
+            write_reset_time(conn, count, to_us(now))  # first: waits for the flushes in progress
             conn.execute(delete(count).where(count.c.kind != META))
-            if not conn.execute(update(count).where(start).values(total=_to_micros(now))).rowcount:
-                conn.execute(insert(count).values(kind=META, name=START_DATE, total=_to_micros(now)))
+            if not conn.execute(update(count).where(start).values(total=to_us(now))).rowcount:
+                conn.execute(insert(count).values(kind=META, name=START_DATE, total=to_us(now)))
 
         try:
             self._retry("reset the counts", work)
