@@ -38,9 +38,11 @@ from flask import Flask
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from flask_camunda_telemetry.collector import TelemetryCollector, get_collector_state
+from flask_camunda_telemetry.collector import TelemetryCollector
 from flask_camunda_telemetry.collector.payload import Received, read_report
-from flask_camunda_telemetry.collector.store import COMMAND, ENVIRONMENT, METRIC, CollectorStore
+from flask_camunda_telemetry.collector.state import get_collector_state
+from flask_camunda_telemetry.collector.statements import COMMAND, ENVIRONMENT, METRIC
+from flask_camunda_telemetry.collector.store import CollectorStore
 
 from . import harness
 

@@ -50,7 +50,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             pend()
             flushes.append(_timed(lambda: telemetry.flush(app=app)))
             pend()
-            ticks.append(_timed(get_state(app).sync))
+            ticks.append(_timed(get_state(app).counts.sync))
         harness.close_app(app)
     tick = median(ticks)
     return {

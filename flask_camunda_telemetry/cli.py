@@ -10,11 +10,9 @@ from flask.cli import AppGroup
 
 from .document.schemas import TelemetryDataSchema
 from .exceptions import DatabaseUnavailableError, ReportRefusedError
+from .openapi import build_spec
 from .reporting.reporter import Reporting
-from .rest.openapi import build_spec
 from .state import get_state
-
-__all__ = ["telemetry_cli"]
 
 telemetry_cli = AppGroup("telemetry", help="Camunda telemetry: tables, data, reset.")
 
@@ -44,7 +42,7 @@ def init_db() -> None:
 def show() -> None:
     """Print the document GET /telemetry/data returns."""
     try:
-        data = get_state().collect()
+        data = get_state().document()
     except DatabaseUnavailableError as exc:
         _fail(exc)
     click.echo(json.dumps(TelemetryDataSchema().dump(data), indent=2))
@@ -58,7 +56,7 @@ def reset(yes: bool) -> None:
     if not yes:
         click.confirm("Reset the telemetry counts of every instance?", abort=True)
     try:
-        start = get_state().reset()
+        start = get_state().counts.reset()
     except DatabaseUnavailableError as exc:
         _fail(exc)
     click.echo(f"Counts reset; data-collection-start-date is now {start.isoformat()}.")
@@ -135,7 +133,7 @@ def status() -> None:
         _fail(exc)
     click.echo(f"Collector: {state.reporting.sender.where}")
     click.echo(f"Consent: {'undecided' if consent is None else str(consent).lower()}")
-    click.echo(f"Scope: {state.config.scope}")
+    click.echo(f"Scope: {state.config.scope.value}")
     last = _when(current.last_at)
     if current.last_at is not None:
         outcome = f"failed: {current.last_error}" if current.last_error else f"sent, {current.last_status}"

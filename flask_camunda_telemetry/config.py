@@ -7,6 +7,7 @@ README in step).
 
 from __future__ import annotations
 
+import enum
 import importlib.util
 import ipaddress
 import json
@@ -34,9 +35,7 @@ from .settings import (
     parse_url_path,
     parse_url_paths,
 )
-from .storage.urls import parse_database_uri
-
-__all__ = ["KEYS", "PREFIX", "TelemetryConfig", "database_keys", "load_config"]
+from .storage.engines import database_keys
 
 PREFIX = "CAMUNDA_TELEMETRY_"
 
@@ -47,6 +46,25 @@ RESERVED_HEADERS = frozenset(
     {"content-type", "content-length", "transfer-encoding", "host", "user-agent", "connection",
      "telemetry-report-id"}
 )
+
+
+class Scope(enum.Enum):
+    """Whose counts an app shows and reports (``CAMUNDA_TELEMETRY_SCOPE``).
+
+    .. versionadded:: 0.2.0
+    """
+
+    #: the totals of every process and host sharing the database.
+    CLUSTER = "cluster"
+    #: this process's own counts, as Camunda reports per node.
+    PROCESS = "process"
+
+
+def _scope(key: str, value: object) -> Scope:
+    try:
+        return Scope(value)
+    except ValueError:
+        raise ConfigurationError(key, value, "expected one of " + ", ".join(repr(s.value) for s in Scope)) from None
 
 
 def _table(key: str, value: object) -> str:
@@ -124,22 +142,6 @@ def _headers(key: str, value: object) -> tuple[tuple[str, str], ...]:
 #: Every key, in the order the docs list them.
 #:
 #: .. versionadded:: 0.2.0
-def database_keys(fallback: str) -> tuple[Key, Key]:
-    """``DATABASE_URI`` and ``BIND_KEY``, as this extension and the collector declare them;
-    ``fallback``: the database used when nothing names one.
-
-    .. versionadded:: 0.2.0
-    """
-    return (
-        Key("DATABASE_URI", None, parse_database_uri,
-            f"The database; ``None`` uses ``db`` if given, then ``SQLALCHEMY_DATABASE_URI``, then {fallback}. "
-            "Checked at ``init_app`` without connecting: a URI SQLAlchemy cannot parse, an unknown backend, a "
-            "driver that is not installed or an asyncio one (``postgresql+asyncpg``) fails there."),
-        Key("BIND_KEY", None, parse_optional_str,
-            "A Flask-SQLAlchemy bind: with ``db`` its engine, without ``db`` the URI in ``SQLALCHEMY_BINDS``."),
-    )
-
-
 KEYS: tuple[Key, ...] = (
     Key("URL_PREFIX", "", parse_url_paths,
         'Where the routes are mounted: ``""`` gives ``/telemetry/data``, ``"/engine-rest"`` gives '
@@ -156,7 +158,7 @@ KEYS: tuple[Key, ...] = (
     Key("REDACT_LICENSE", False, parse_bool, "Write ``customer`` and ``raw`` of the license as ``null``."),
     Key("INTEGRATIONS", (), parse_names, "``camunda-integration``."),
     Key("WEBAPPS", (), parse_names, "``webapps``."),
-    Key("SCOPE", "cluster", parse_choice("cluster", "process"),
+    Key("SCOPE", "cluster", _scope,
         '``"cluster"``: the totals of every process and host sharing the database. ``"process"``: this '
         "process's own counts, as Camunda reports per node."),
     Key("FLUSH_INTERVAL", 10.0, parse_seconds(0.05, 86400),
@@ -212,7 +214,7 @@ class TelemetryConfig:
     redact_license: bool
     integrations: tuple[str, ...]
     webapps: tuple[str, ...]
-    scope: Literal["cluster", "process"]
+    scope: Scope
     flush_interval: float
     metric_names: Literal["internal", "public"]
     database_uri: str | None

@@ -10,26 +10,25 @@ from flask import Flask
 
 from .cli import telemetry_cli
 from .config import load_config
-from .counting.commands import install_counting_hook, mark_command, validate_command_name
-from .counting.names import checked_count
+from .counting.commands import NameCommand, default_command_name, mark_command
+from .counting.names import checked_count, validate_command_name
 from .document.metrics import canonical_metric
 from .document.model import TelemetryData
 from .exceptions import AlreadyInitializedError, ConfigurationError
 from .hosting import ExtensionObject
-from .pages import PAGE_BLUEPRINT_NAME, make_page_blueprint
+from .pages.views import PAGE_BLUEPRINT_NAME, make_page_blueprint
 from .rest.blueprint import BLUEPRINT_NAME, make_blueprint, serve_openapi
-from .rest.routes import add_app_route
 from .state import EXTENSION_KEY, OPENAPI_ENDPOINT, PROMETHEUS_ENDPOINT, TelemetryState, get_state
 from .storage.engines import resolve_database
 from .storage.store import TelemetryStore
 from .storage.tables import define_tables
+from .web.routes import add_app_route
 
 if TYPE_CHECKING:
+    from flask_sqlalchemy import SQLAlchemy
 
-    from .prometheus import TelemetryCollector
-    from .reporting import Reporting
-
-__all__ = ["TelemetryExt"]
+    from .prometheus import TelemetryMetrics
+    from .reporting.reporter import Reporting
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -76,11 +75,28 @@ class TelemetryExt(ExtensionObject):
     :param authorize: a callable with no arguments deciding whether the current request may read
         the data (``/telemetry/data`` and the Prometheus route): truthy allows, falsy answers 403;
         it may raise :class:`~.AuthenticationRequired` (401) or :class:`~.AuthorizationDenied` (403).
+    :param name_command: a callable ``(endpoint, view) -> str | None`` naming the command an
+        endpoint counts as, or ``None`` to not count it (see :meth:`command_namer`).
     :param options: defaults for the ``CAMUNDA_TELEMETRY_*`` keys, named in lower case without
         the prefix (``scope="process"``); values already in ``app.config`` win.
 
     Per-app state lives in ``app.extensions["camunda_telemetry"]``; one object can serve many apps.
+
+    .. versionchanged:: 0.2.0 ``name_command``.
     """
+
+    def __init__(
+        self,
+        app: Flask | None = None,
+        *,
+        db: SQLAlchemy | None = None,
+        authorize: Callable[[], Any] | None = None,
+        name_command: NameCommand | None = None,
+        **options: Any,
+    ) -> None:
+        #: the ``name_command`` hook, read when an endpoint is first requested.
+        self.name_command = name_command
+        super().__init__(app, db=db, authorize=authorize, **options)
 
     def init_app(self, app: Flask) -> None:
         """Validate the config, then install the hook, the blueprint and the CLI on ``app``.
@@ -100,15 +116,10 @@ class TelemetryExt(ExtensionObject):
         tables = define_tables(metadata, config.property_table, config.count_table)
         blueprint_names = _names(BLUEPRINT_NAME, config.url_prefixes)
         page_names = _names(PAGE_BLUEPRINT_NAME, config.url_prefixes)
-        state = TelemetryState(
-            app,
-            config=config,
-            store=TelemetryStore(tables, engine, config.create_tables),
-            blueprint_names=frozenset(blueprint_names + page_names),
-            authorizer=lambda: self.authorize,
-        )
+        store = TelemetryStore(tables, engine, config.create_tables)
+        state = TelemetryState(app, self, config, store, frozenset(blueprint_names + page_names))
         app.extensions[EXTENSION_KEY] = state
-        install_counting_hook(app, state.names, state.resolve_name, state.count_resolved)
+        app.before_request(state.counter)
         if config.url_prefixes:
             blueprint, page = make_blueprint(), make_page_blueprint()
             for name, page_name, prefix in zip(blueprint_names, page_names, config.url_prefixes, strict=True):
@@ -121,10 +132,34 @@ class TelemetryExt(ExtensionObject):
         app.cli.add_command(telemetry_cli)
 
     def state(self, app: Flask | None = None) -> TelemetryState:
-        """The state of ``app`` (default: the current app); raises NotInitializedError."""
+        """The state of ``app`` (default: the current app); raises NotInitializedError.
+
+        :meta private:
+        """
         return get_state(app)
 
     # -- public API -----------------------------------------------------------------------
+
+    def command_namer(self, hook: NameCommand) -> NameCommand:
+        """Decorator form of the ``name_command`` option: ``hook(endpoint, view)`` returns the
+        command name of an endpoint, or ``None`` to not count it. It is asked once per endpoint,
+        for endpoints the extension counts and whose view has no ``@telemetry.command`` name;
+        set it before the app serves. A name that cannot be stored is made safe (with a
+        warning); a hook that raises is logged and the endpoint keeps its default name.
+
+        .. versionadded:: 0.2.0
+        """
+        self.name_command = hook
+        return hook
+
+    @staticmethod
+    def default_command_name(endpoint: str, view: Callable[..., Any] | None) -> str:
+        """The name an endpoint counts as without a hook: its view class's name, else the
+        endpoint with ``.`` turned into ``_`` (for a ``name_command`` hook to fall back to).
+
+        .. versionadded:: 0.2.0
+        """
+        return default_command_name(endpoint, view)
 
     def command(self, name: str) -> Callable[[F], F]:
         """Name the command a view counts as: ``@telemetry.command("StartProcessInstanceCmd")``.
@@ -143,7 +178,7 @@ class TelemetryExt(ExtensionObject):
         .. versionchanged:: 0.2.0 ``n`` is bounded; errors are :class:`~.InvalidCountError`.
         """
         name, n = validate_command_name(name), checked_count(n, "count_command(n)")
-        get_state(app).count_resolved(name, n)
+        get_state(app).count(name, n)
 
     def mark_occurrence(self, name: str, count: int = 1, *, app: Flask | None = None) -> None:
         """Mark ``count`` occurrences of one of the four metrics (internal or public name).
@@ -154,11 +189,11 @@ class TelemetryExt(ExtensionObject):
         .. versionchanged:: 0.2.0 ``count`` is bounded.
         """
         internal, count = canonical_metric(name), checked_count(count, "mark_occurrence(count)")
-        get_state(app).mark_resolved(internal, count)
+        get_state(app).mark(internal, count)
 
     def data(self, *, app: Flask | None = None) -> TelemetryData:
         """The current document as objects (what ``/telemetry/data`` serializes)."""
-        return get_state(app).collect()
+        return get_state(app).document()
 
     def flush(self, *, app: Flask | None = None) -> None:
         """Write this process's unflushed counts to the database now (cluster scope)."""
@@ -166,23 +201,24 @@ class TelemetryExt(ExtensionObject):
 
     def reset(self, *, app: Flask | None = None) -> None:
         """Zero the counts of every instance sharing the database; move the start date."""
-        get_state(app).reset()
+        get_state(app).counts.reset()
 
-    def prometheus_collector(self, app: Flask | None = None) -> TelemetryCollector:
+    def prometheus_collector(self, app: Flask | None = None) -> TelemetryMetrics:
         """A ``prometheus_client`` collector of ``app``'s lifetime counts (default: the current
         app), for a host that serves its own ``/metrics``: register it on the host's registry
         (``registry.register(...)``, or prometheus_flask_exporter's ``metrics.registry``).
 
-        Needs the ``prometheus`` extra. See :class:`~.prometheus.TelemetryCollector`.
+        Needs the ``prometheus`` extra. See :class:`~flask_camunda_telemetry.prometheus.TelemetryMetrics`.
 
         .. versionadded:: 0.2.0
         """
-        collector: TelemetryCollector = _prometheus_module().TelemetryCollector(get_state(app))
+        collector: TelemetryMetrics = _prometheus_module().TelemetryMetrics(get_state(app))
         return collector
 
     def reporting(self, app: Flask | None = None) -> Reporting | None:
         """``app``'s reporting (default: the current app): consent, ``report_now``, ``status``;
-        None without ``CAMUNDA_TELEMETRY_REPORT_URL``. See :class:`~.reporting.Reporting`.
+        None without ``CAMUNDA_TELEMETRY_REPORT_URL``.
+        See :class:`~flask_camunda_telemetry.reporting.reporter.Reporting`.
 
         .. versionadded:: 0.2.0
         """

@@ -24,8 +24,6 @@ import weakref
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-__all__ = ["ForkAware"]
-
 _objects: weakref.WeakSet[ForkAware] = weakref.WeakSet()
 _guard = threading.Lock()  # module-level, held only to add or list objects; made anew in a child
 _hooked = False

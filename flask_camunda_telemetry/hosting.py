@@ -16,7 +16,6 @@ from .exceptions import NotInitializedError
 if TYPE_CHECKING:
     from flask_sqlalchemy import SQLAlchemy
 
-__all__ = ["ExtensionObject", "app_state"]
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])

@@ -8,7 +8,7 @@ The series:
   application_server, runtime}``: always 1, the installation and where it runs;
 * ``camunda_telemetry_collection_start_timestamp_seconds``: when the counts began (Unix time).
 
-The counters are the lifetime totals of the app's scope (:meth:`.TelemetryState.lifetime_counts`):
+The counters are the lifetime totals of the app's scope (:meth:`.TelemetryState.lifetime`):
 a report never lowers them, only ``flask telemetry reset`` does, which Prometheus reads as a
 counter reset. In ``cluster`` scope every process answers the same totals, so a scrape of any
 worker is right. This module is imported only when ``CAMUNDA_TELEMETRY_PROMETHEUS_URL`` is set or a
@@ -19,7 +19,6 @@ collector is asked for; it never touches ``prometheus_client``'s global registry
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,24 +28,15 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
 
+from .document.counts import Counts
 from .document.environment import python_runtime
 from .document.metrics import INTERNAL_NAMES
 from .exceptions import DatabaseUnavailableError
-from .rest.guards import admit, refusal_response
-from .rest.responses import handle_exception
 from .state import TelemetryState, get_state
+from .web.guards import admit, refusal_response
+from .web.responses import handle_exception
 
-__all__ = [
-    "COMMAND_SERIES",
-    "INFO_LABELS",
-    "INFO_SERIES",
-    "METRIC_SERIES",
-    "START_SERIES",
-    "Snapshot",
-    "TelemetryCollector",
-    "read_snapshot",
-    "serve_prometheus_metrics",
-]
+__all__ = ["TelemetryMetrics"]
 
 log = logging.getLogger("flask_camunda_telemetry")
 
@@ -68,19 +58,18 @@ INFO_LABELS = (
 
 
 @dataclass(frozen=True)
-class Snapshot:
-    """What one scrape reports: lifetime counts (metrics by internal name), start date, info labels."""
+class Scrape:
+    """What one scrape reports: lifetime counts (metrics by internal name, and the start date)
+    and the info labels."""
 
-    commands: Mapping[str, int]
-    metrics: Mapping[str, int]
-    start: dt.datetime
+    counts: Counts
     info: Mapping[str, str]
 
 
-def read_snapshot(state: TelemetryState) -> Snapshot:
+def read_scrape(state: TelemetryState) -> Scrape:
     """Read everything a scrape reports; raises DatabaseUnavailableError when the database is down."""
     installation = state.store.installation_id()
-    commands, metrics, start = state.lifetime_counts()
+    counts = state.lifetime()
     database = state.store.database()
     server = state.application_server
     runtime = python_runtime()
@@ -96,11 +85,11 @@ def read_snapshot(state: TelemetryState) -> Snapshot:
         f"{runtime.vendor} {runtime.version}",
     )
     info = {label: value or "" for label, value in zip(INFO_LABELS, values, strict=True)}
-    return Snapshot(commands, metrics, start, info)
+    return Scrape(counts, info)
 
 
-def families(snapshot: Snapshot | None) -> list[Metric]:
-    """The four families; empty ones (for :meth:`TelemetryCollector.describe`) without a snapshot."""
+def families(scrape: Scrape | None) -> list[Metric]:
+    """The four families; empty ones (for :meth:`TelemetryMetrics.describe`) without a scrape."""
     commands = CounterMetricFamily(
         COMMAND_SERIES,
         "Executions of each command since the collection start (lifetime total; only a reset lowers it).",
@@ -111,17 +100,18 @@ def families(snapshot: Snapshot | None) -> list[Metric]:
     )
     info = InfoMetricFamily(INFO_SERIES, "The installation and where it runs.", labels=INFO_LABELS)
     start = GaugeMetricFamily(START_SERIES, "When the counts began, in seconds since the Unix epoch.")
-    if snapshot is not None:
-        for name in sorted(snapshot.commands):
-            commands.add_metric([name], snapshot.commands[name])
+    if scrape is not None:
+        counts = scrape.counts
+        for name in sorted(counts.commands):
+            commands.add_metric([name], counts.commands[name])
         for name in INTERNAL_NAMES:
-            metrics.add_metric([name], snapshot.metrics.get(name, 0))
-        info.add_metric([snapshot.info[label] for label in INFO_LABELS], {})
-        start.add_metric([], snapshot.start.timestamp())
+            metrics.add_metric([name], counts.metrics.get(name, 0))
+        info.add_metric([scrape.info[label] for label in INFO_LABELS], {})
+        start.add_metric([], counts.start.timestamp())
     return [commands, metrics, info, start]
 
 
-class TelemetryCollector:
+class TelemetryMetrics:
     """A ``prometheus_client`` collector of one app's lifetime counts.
 
     Register it on a registry of your own (``registry.register(collector)``), or on
@@ -144,24 +134,24 @@ class TelemetryCollector:
         if self.state.app() is None:  # the app is gone: nothing to report
             return []
         try:
-            snapshot = self.state.read("prometheus", lambda: read_snapshot(self.state))
+            scrape = self.state.read("prometheus", lambda: read_scrape(self.state))
         except DatabaseUnavailableError as exc:
             if self.raise_on_outage:
                 raise
             log.debug("telemetry series left out of this scrape: %s", exc)  # the store logged it once
             return []
-        return families(snapshot)
+        return families(scrape)
 
 
 def _scrape(state: TelemetryState) -> Response:
-    stop = admit(("GET", "HEAD"), refusal_response)
+    stop = admit(("GET", "HEAD"), state.ext.authorize, refusal_response)
     if stop is not None:
         return stop
     state.observe_server(request.environ)
     # The route's own registry, made per scrape (a few microseconds): nothing shared between
     # threads, apps or forked workers, and prometheus_client's global registry is never used.
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(TelemetryCollector(state, raise_on_outage=True))
+    registry.register(TelemetryMetrics(state, raise_on_outage=True))
     encode, content_type = choose_encoder(request.headers.get("Accept", ""))
     response = current_app.response_class(encode(registry), status=200)
     response.headers["Content-Type"] = content_type

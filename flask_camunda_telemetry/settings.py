@@ -20,22 +20,6 @@ from typing import Any
 
 from .exceptions import ConfigurationError
 
-__all__ = [
-    "Key",
-    "load_keys",
-    "parse_bool",
-    "parse_choice",
-    "parse_count",
-    "parse_names",
-    "parse_optional_bool",
-    "parse_optional_str",
-    "parse_route",
-    "parse_seconds",
-    "parse_str",
-    "parse_url_path",
-    "parse_url_paths",
-]
-
 _PATH_PREFIX = re.compile(r"(/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)*")
 
 

@@ -1,45 +1,42 @@
 """Per-app state, kept in ``app.extensions["camunda_telemetry"]``, and the one way to reach it.
 
-Where things come from:
+:class:`TelemetryState` is a thin front over an app's parts, each in the room named for its job:
 
-* counts are made in :mod:`.counting` (the request hook and the public API call in here);
-* every database access is in :mod:`.storage`;
-* the document is put together in :mod:`.document.build` and its JSON keys in
-  :mod:`.document.schemas`.
+* the counts of the app's scope, chosen once (:mod:`.scopes`); the request hook
+  (:mod:`.counting.commands`) adds to them in memory;
+* every database access (:mod:`.storage`), and the flush thread that syncs the counts with it
+  (:mod:`.periodic`);
+* the document, put together in :mod:`.document.build` (its JSON keys in :mod:`.document.schemas`);
+* reporting (:mod:`.reporting`), with ``CAMUNDA_TELEMETRY_REPORT_URL``.
+
+It counts (what the public API counts; the hook counts by itself), reads (the document, in the
+app's single flight), and closes.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import weakref
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from flask import Flask
 
-from .config import TelemetryConfig
-from .counting.commands import command_name
-from .counting.counts import PendingCounts, ReportedCounts
-from .counting.names import checked_count, validate_command_name
+from .config import Scope, TelemetryConfig
+from .counting.commands import CommandCounter, NameCommand
 from .document.build import build_document
+from .document.counts import Counts
 from .document.environment import detect_application_server
-from .document.metrics import canonical_metric
 from .document.model import ApplicationServer, TelemetryData
-from .flushing import Flusher
 from .hosting import app_state
-from .reporting.delivery import AppGoneError
+from .periodic import AppGoneError, Periodic
 from .reporting.payload import Snapshot
-from .reporting.reporter import SHUTDOWN_WAIT, Reporting
-from .storage.flight import SingleFlight
-from .storage.meta import document_counts
-from .storage.reporting import ReportStore
+from .reporting.reporter import SHUTDOWN_WAIT, Reporting, Timing
+from .scopes import ScopedCounts
+from .scopes.cluster import ClusterCounts
+from .scopes.process import ProcessCounts
 from .storage.store import TelemetryStore
-from .storage.timeouts import hold
-from .syncing import COMMANDS, METRICS, Syncing
-from .syncing import now as _now
-
-__all__ = ["EXTENSION_KEY", "OPENAPI_ENDPOINT", "PROMETHEUS_ENDPOINT", "TelemetryState", "get_state"]
+from .web.flight import SingleFlight
 
 EXTENSION_KEY = "camunda_telemetry"
 #: The endpoint serving CAMUNDA_TELEMETRY_OPENAPI_URL (never counted).
@@ -50,195 +47,130 @@ PROMETHEUS_ENDPOINT = "camunda_telemetry_prometheus"
 T = TypeVar("T")
 
 
+class Hooks(Protocol):
+    """The extension object's hooks, read when a request needs them (they may be set after init_app)."""
+
+    authorize: Callable[[], Any] | None
+    name_command: NameCommand | None
+
+
 def get_state(app: Flask | None = None) -> TelemetryState:
     """The telemetry state of ``app`` (default: the current app); the only way in.
 
     :raises NotInitializedError: no app and no app context, or ``init_app`` never ran on it.
-
-    .. versionadded:: 0.2.0
     """
     return app_state(app, EXTENSION_KEY, TelemetryState, "TelemetryExt")
 
 
-class TelemetryState(Syncing):
-    """Everything the extension keeps for one app. Holds the app only weakly; its syncing with
-    the database is in :class:`~.syncing.Syncing`."""
+class TelemetryState:
+    """Everything the extension keeps for one app. Holds the app only weakly.
+
+    ``ext``: the extension object, whose hooks (``authorize``, ``name_command``) are read when a
+    request needs them; ``blueprint_names``: the names the extension's routes are registered
+    under, never counted.
+    """
 
     def __init__(
-        self,
-        app: Flask,
-        config: TelemetryConfig,
-        store: TelemetryStore,
+        self, app: Flask, ext: Hooks, config: TelemetryConfig, store: TelemetryStore,
         blueprint_names: frozenset[str],
-        authorizer: Callable[[], Callable[[], Any] | None],
     ) -> None:
-        super().__init__()
         self.app = weakref.ref(app)
+        self.ext = ext
         self.config = config
         self.store = store
-        #: the names the blueprint is registered under (one per URL prefix); never counted.
-        self.blueprint_names = blueprint_names
-        #: returns the current ``authorize`` hook (it may be set after init_app with ``@ext.authorizer``).
-        self.authorizer = authorizer
-        self.commands = PendingCounts()
-        self.metrics = PendingCounts()
-        self.started_at = _now()
-        self.application_server: ApplicationServer | None = None
-        #: endpoint -> command name (None: not counted); filled on first use of each endpoint.
-        self.names: dict[str, str | None] = {}
-        self.flusher = Flusher(self.sync_in_app, config.flush_interval, "camunda-telemetry-flush",
-                               final=(self.flush, self.unflushed), wait=config.db_timeout)
-        self.reads = SingleFlight()  #: the one read per process that may wait on the database
-        #: process scope: what this process has reported of its counts (the document shows the rest).
-        self.commands_reported = ReportedCounts()
-        self.metrics_reported = ReportedCounts()
+        #: the counts of the app's scope: the one place the scope is looked at.
+        self.counts: ScopedCounts = (ClusterCounts if config.scope is Scope.CLUSTER else ProcessCounts)(
+            store, config.db_timeout
+        )
+        #: the request hook (``app.before_request``): one command per request routed to a view.
+        self.counter = CommandCounter(
+            app, self.counts.commands, ext, blueprints=blueprint_names, on_first_count=self.start,
+            excluded=frozenset(config.excluded_endpoints) | {OPENAPI_ENDPOINT, PROMETHEUS_ENDPOINT},
+        )
+        self.flusher = Periodic(
+            "camunda-telemetry-flush", self._sync, self.app_context, what="flush", retry=config.flush_interval,
+            final=self.counts.close, exit_wait=config.db_timeout, exit_order=1,
+        )
         #: consent, reports and their status; None without ``CAMUNDA_TELEMETRY_REPORT_URL``.
         self.reporting: Reporting | None = None
         if config.report_url is not None:
-            self.reporting = Reporting(config, ReportStore(store, shared_counts=config.scope == "cluster"), self)
+            self.reporting = Reporting(config, self.counts.schedule(Timing.of(config)), self)
+        self.reads = SingleFlight()  #: the one read per process that may wait on the database
+        self.application_server: ApplicationServer | None = None
         weakref.finalize(app, self.close, flush=False)
 
-    # -- counting (request path: memory only) --------------------------------------------
+    # -- count (memory only) ---------------------------------------------------------------
 
-    def resolve_name(self, endpoint: str) -> str | None:
-        """The command name for ``endpoint``, or None when it is not counted. Cached."""
-        name: str | None = None
-        excluded = (
-            endpoint in self.config.excluded_endpoints
-            or endpoint == "static"
-            or endpoint.endswith(".static")
-            or endpoint.partition(".")[0] in self.blueprint_names
-            or endpoint in (OPENAPI_ENDPOINT, PROMETHEUS_ENDPOINT)
-        )
-        app = self.app()
-        if not excluded and app is not None:
-            name = command_name(endpoint, app.view_functions.get(endpoint))
-        self.names[endpoint] = name
-        return name
-
-    def count_command(self, name: str, n: int = 1) -> None:
-        """Count ``n`` runs of ``name``; InvalidCountError unless both can be stored."""
-        self.count_resolved(validate_command_name(name), checked_count(n))
-
-    def count_resolved(self, name: str, n: int = 1) -> None:  # the request hook's: a name from resolve_name
-        self.commands.add(name, n)
+    def count(self, name: str, n: int) -> None:
+        """Count ``n`` runs of the command ``name`` (checked by the caller)."""
+        self.counts.commands.add(name, n)
         if not self.flusher.started:
-            self.flusher.start()
+            self.start()
 
-    def mark_metric(self, name: str, n: int = 1) -> None:
-        """Mark ``n`` occurrences of a metric (internal or public name); UnknownMetricError or
-        InvalidCountError unless both are known and storable."""
-        self.mark_resolved(canonical_metric(name), checked_count(n))
-
-    def mark_resolved(self, internal_name: str, n: int = 1) -> None:  # checked by the caller
-        self.metrics.add(internal_name, n)
+    def mark(self, internal_name: str, n: int) -> None:
+        """Mark ``n`` occurrences of a metric, by internal name (checked by the caller)."""
+        self.counts.metrics.add(internal_name, n)
         if not self.flusher.started:
-            self.flusher.start()
+            self.start()
+
+    def start(self) -> None:
+        """Start this process's flush thread and reporter, if not yet (the first count does)."""
+        self.flusher.start()
+        if self.reporting is not None:
+            self.reporting.start()
+
+    def _sync(self) -> float:
+        self.counts.sync()
+        return self.config.flush_interval
 
     def observe_server(self, environ: Mapping[str, Any]) -> None:
         if self.application_server is None:
             self.application_server = detect_application_server(environ)
 
-    def close(self, flush: bool = True) -> None:
-        """Stop the reporter (waiting at most 2 s for a report in flight when ``flush``) and the
-        flush thread (after a last flush when ``flush``), and dispose of the extension's own
-        engine. Counting again starts new threads.
-
-        .. versionadded:: 0.2.0
-        """
-        if self.reporting is not None:
-            self.reporting.stop(wait=SHUTDOWN_WAIT if flush else 0)
-        self.flusher.stop(final_sync=flush)
-        self.store.lazy_engine.dispose()
-
-    def unflushed(self) -> dict[str, int]:
-        """Cluster scope: this process's commands and metrics not yet written, by name."""
-        return {**self.commands.unwritten(), **self.metrics.unwritten()} if self.config.scope == "cluster" else {}
+    # -- read ------------------------------------------------------------------------------
 
     def read(self, key: str, work: Callable[[], T]) -> T:
         """``work()``, a read for a route, in the app's single flight (bounded by DB_TIMEOUT)."""
         return self.reads.run(key, work, self.config.db_timeout, self.app_context)
 
-    # -- the document ---------------------------------------------------------------------
-
-    def lifetime_counts(self) -> tuple[dict[str, int], dict[str, int], dt.datetime]:
-        """``(commands, metrics, start date)`` counted since the start date, in this app's scope
-        (cluster: flushes this process's counts first); only a reset lowers them. Metrics are
-        keyed by internal name.
-
-        .. versionadded:: 0.2.0
-        """
-        if self.config.scope == "cluster":
-            self.flush()
-            shared = self.store.read_counts()
-            start = self.store.start_date(self.started_at)
-            return shared.get(COMMANDS, {}), shared.get(METRICS, {}), start
-        return self.commands.totals(), self.metrics.totals(), self.started_at
-
-    def counts(self) -> tuple[dict[str, int], dict[str, int], dt.datetime]:
-        """``(commands, metrics, start date)`` as the document reports them: the lifetime counts
-        minus what has been reported (names at zero left out), since the last report.
-
-        .. versionadded:: 0.2.0
-        """
-        if self.config.scope == "cluster":
-            self.flush()
-            commands, metrics, start = document_counts(self.store.read_counts())  # one consistent read
-            return commands, metrics, start or self.store.start_date(self.started_at)
-        with hold(self._sync_lock, self.config.db_timeout, "read the counts"):
-            return (
-                self.commands_reported.unreported(self.commands.totals()),
-                self.metrics_reported.unreported(self.metrics.totals()),
-                self.started_at,
-            )
+    def flush(self) -> None:
+        """Write this process's counts to the database now (cluster scope)."""
+        self.counts.flush()
 
     def snapshot(self) -> Snapshot:
-        """The document, with the counts it shows and its exact start date (what a report sends).
-        Raises DatabaseUnavailableError when the database is needed and down."""
+        """The document, with the counts it shows and their exact start date (what a report
+        sends). Raises DatabaseUnavailableError when the database is needed and down."""
         installation = self.store.installation_id()
-        commands, metrics, start = self.counts()
+        counts = self.counts.shown()
         data = build_document(
-            self.config,
-            installation=installation,
-            database=self.store.database(),
-            application_server=self.application_server,
-            commands=commands,
-            metrics=metrics,
-            start=start,
+            self.config, installation=installation, database=self.store.database(),
+            application_server=self.application_server, counts=counts,
         )
-        return Snapshot(data, {COMMANDS: commands, METRICS: metrics}, start)
+        return Snapshot(data, counts)
 
-    def collect(self) -> TelemetryData:
-        """Build the document. Raises DatabaseUnavailableError when the database is needed and down."""
+    def document(self) -> TelemetryData:
+        """The document ``/telemetry/data`` serializes."""
         return self.snapshot().data
 
-    # -- reporting (process scope keeps what was reported in memory) ---------------------
-
-    def confirm(self, snapshot: Snapshot, sent_at: dt.datetime) -> bool:
-        """Process scope: ``snapshot`` was reported at ``sent_at``; unless the counts were reset
-        since, what it carried is no longer shown and the start date moves to ``sent_at``."""
-        with self._sync_lock:
-            if self.started_at != snapshot.start:
-                return False
-            self.commands_reported.add(snapshot.counts.get(COMMANDS, {}))
-            self.metrics_reported.add(snapshot.counts.get(METRICS, {}))
-            self.started_at = sent_at
-            return True
-
-    def cover(self, since: dt.datetime) -> None:
-        """Process scope: consent was given at ``since``; nothing counted so far is reported."""
-        with self._sync_lock:
-            self.commands_reported.cover(self.commands.totals())
-            self.metrics_reported.cover(self.metrics.totals())
-            self.started_at = since
+    def lifetime(self) -> Counts:
+        """The counts since the start date, in this app's scope (Prometheus' counters)."""
+        return self.counts.lifetime()
 
     def app_context(self) -> AbstractContextManager[object]:
-        """The app's context (for the reporter thread); AppGoneError once the app is gone."""
+        """The app's context (for the background threads); AppGoneError once the app is gone."""
         app = self.app()
         if app is None:
             raise AppGoneError("the app of this telemetry state is gone")
         return app.app_context()
 
-    def after_fork(self) -> None:
-        if self.config.scope == "process":
-            self.started_at = _now()
+    # -- close -----------------------------------------------------------------------------
+
+    def close(self, flush: bool = True) -> None:
+        """Stop the reporter (waiting at most 2 s for a report in flight when ``flush``) and the
+        flush thread (after a last flush when ``flush``), and let go of the database: the
+        extension's own engine is disposed of. Counting again starts new threads."""
+        if self.reporting is not None:
+            self.reporting.stop(wait=SHUTDOWN_WAIT if flush else 0)
+        self.flusher.stop(self.config.db_timeout if flush else 0, final=flush)
+        self.counter.rearm()
+        self.store.close(release=flush)

@@ -99,5 +99,5 @@ def test_close_ends_the_threads_and_closes_the_connections_of_a_live_app(databas
     wait_for(lambda: new_threads() == [], "the idle database watchdog to end", deadline=IDLE_EXIT + 10)
     assert _connections(database_url) == 0
     ext.count_command("Again", app=app)
-    assert ext.state(app).lifetime_counts()[0] == {"StartProcessInstanceCmd": 1, "Again": 1}
+    assert ext.state(app).lifetime().commands == {"StartProcessInstanceCmd": 1, "Again": 1}
     ext.close(app)

@@ -19,22 +19,19 @@ ROOT = Path(__file__).resolve().parent.parent / PACKAGE
 #: Lowest first. A room may import rooms of lower lines only (not rooms of its own line).
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("exceptions",),
-    ("forking", "hosting", "settings"),
-    ("document",),
-    ("counting",),
-    ("storage",),
-    ("config",),
-    ("flushing",),
-    ("reporting",),
-    ("syncing",),
+    ("clock", "forking", "hosting", "settings"),
+    ("counting", "document", "periodic", "web"),
+    ("openapi", "storage"),
+    ("collector", "config", "reporting"),
+    ("scopes",),
     ("state",),
-    ("rest",),
-    ("cli", "collector", "pages", "prometheus"),
+    ("cli", "pages", "prometheus", "rest"),
     ("extension",),
     ("__init__",),
 )
 
-MAX_MODULE_LINES = 300
+#: Large enough that no class is split across files to fit it.
+MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 50
 #: ``"module:function"`` -> why it may be longer (none today).
 LONG_FUNCTIONS: dict[str, str] = {}

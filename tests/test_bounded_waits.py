@@ -22,7 +22,7 @@ from flask import Flask
 
 from flask_camunda_telemetry import ConfigurationError, DatabaseUnavailableError, TelemetryExt
 from flask_camunda_telemetry.state import get_state
-from flask_camunda_telemetry.storage.flight import SHARE_WAIT, SingleFlight
+from flask_camunda_telemetry.web.flight import SHARE_WAIT, SingleFlight
 
 from .support.apps import host_app, make_app
 from .support.bounds import within
@@ -117,9 +117,9 @@ def test_a_flush_gives_up_within_the_bound_while_the_tables_are_locked(database_
     """The flush's retries of "database is locked" / lock waits stay within one bound (SQLite
     used to retry a 30 s busy timeout 12 times: 364 s)."""
     state = get_state(own_app(database_url, tmp_path))
-    state.count_command("Before")
+    state.count("Before", 1)
     state.flush()
-    state.count_command("During")
+    state.count("During", 1)
     with locked(database_url):
         start = time.monotonic()
         with pytest.raises(DatabaseUnavailableError):
@@ -134,14 +134,14 @@ def test_shutdown_gives_up_within_the_bound_and_logs_what_it_could_not_write(
 ) -> None:
     app = own_app(database_url, tmp_path)
     state = get_state(app)
-    state.count_command("Written")  # starts the flush thread, whose first sync writes it
+    state.count("Written", 1)  # starts the flush thread, whose first sync writes it
     deadline = time.monotonic() + 30
     while state.store.read_counts().get("command") != {"Written": 1} and time.monotonic() < deadline:
         time.sleep(0.02)  # until that first sync has written it
-    with state.flusher._busy:  # and its thread is idle: what follows is only written at shutdown
+    with state.flusher.busy:  # and its thread is idle: what follows is only written at shutdown
         assert state.store.read_counts()["command"] == {"Written": 1}
-    state.count_command("StartProcessInstanceCmd", 3)
-    state.mark_metric("root-process-instance-start", 2)
+    state.count("StartProcessInstanceCmd", 3)
+    state.mark("root-process-instance-start", 2)
     with locked(database_url), caplog.at_level(logging.WARNING, "flask_camunda_telemetry"):
         _, elapsed = within(2 * TIMEOUT + 5, state.close)
     assert elapsed < 2 * TIMEOUT + 5
@@ -188,12 +188,12 @@ def test_the_locks_a_stuck_flush_holds_are_waited_on_at_most_the_bound(tmp_path:
     """While the flush thread holds the state's and the store's locks during a database call that
     hangs, a read gives up on them within the bound (before: it waited as long as the call)."""
     state = get_state(make_app(f"sqlite:///{tmp_path / 't.sqlite'}", tmp_path / "instance", **BOUNDED))
-    state.count_command("Kept")
-    for lock, read in ((state._sync_lock, state.counts), (state.store._lock, state.store.installation_id)):
+    state.count("Kept", 1)
+    for lock, read in ((state.counts._lock, state.counts.shown), (state.store._lock, state.store.installation_id)):  # type: ignore[attr-defined]
         # as the flush thread holds it during a call that hangs
         with lock, pytest.raises(DatabaseUnavailableError, match="CAMUNDA_TELEMETRY_DB_TIMEOUT"):
             within(LIMIT, read)
-    assert state.counts()[0] == {"Kept": 1}
+    assert state.counts.shown().commands == {"Kept": 1}
 
 
 def test_concurrent_reads_share_one_flight_or_answer_at_once() -> None:

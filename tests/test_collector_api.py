@@ -19,8 +19,9 @@ from flask_camunda_telemetry import (
     NotInitializedError,
     TelemetryExt,
 )
-from flask_camunda_telemetry.collector import TelemetryCollector, get_collector_state
+from flask_camunda_telemetry.collector import TelemetryCollector
 from flask_camunda_telemetry.collector.openapi import build_spec
+from flask_camunda_telemetry.collector.state import get_collector_state
 
 from .support.collector_app import make_collector_app
 from .support.documents import json_of

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from flask_camunda_telemetry.collector import get_collector_state
+from flask_camunda_telemetry.collector.state import get_collector_state
 
 from .support.apps import make_app
 from .support.collector_app import make_collector_app, stored_reports

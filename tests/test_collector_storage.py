@@ -13,7 +13,8 @@ import sqlalchemy as sa
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 
-from flask_camunda_telemetry.collector import TelemetryCollector, get_collector_state
+from flask_camunda_telemetry.collector import TelemetryCollector
+from flask_camunda_telemetry.collector.state import get_collector_state
 
 from .support.collector_app import make_collector_app, stored_reports
 from .support.databases import table_names

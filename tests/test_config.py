@@ -11,9 +11,10 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import Column, Integer, Table
 
 from flask_camunda_telemetry import ConfigurationError, LicenseKeyError, TelemetryExt
-from flask_camunda_telemetry.collector import TelemetryCollector, get_collector_state
+from flask_camunda_telemetry.collector import TelemetryCollector
 from flask_camunda_telemetry.collector.config import KEYS as COLLECTOR_KEYS
 from flask_camunda_telemetry.collector.config import PREFIX as COLLECTOR_PREFIX
+from flask_camunda_telemetry.collector.state import get_collector_state
 from flask_camunda_telemetry.config import KEYS, PREFIX
 from flask_camunda_telemetry.settings import Key
 

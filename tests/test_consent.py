@@ -81,7 +81,7 @@ def test_consent_given_zeroes_the_document_everywhere_but_no_lifetime_count(data
         after = app.test_client().get("/telemetry/data").get_json()
         assert commands(after) == {"FetchExternalTasksCmd": 1}
         assert start_date(after) > start_date(before)
-    lifetime, _, _ = get_state(first).lifetime_counts()
+    lifetime = get_state(first).lifetime().commands
     assert lifetime == {"StartProcessInstanceCmd": 2, "FetchExternalTasksCmd": 1}
     # Giving it again (already true) zeroes nothing.
     assert post_consent(first, True).status_code == 204
@@ -98,7 +98,7 @@ def test_process_scope_consent_given_covers_each_processes_own_counts(tmp_path: 
     assert post_consent(app, True).status_code == 204
     client.post("/external-task/fetchAndLock")
     assert commands(client.get("/telemetry/data").get_json()) == {"FetchExternalTasksCmd": 1}
-    assert get_state(app).lifetime_counts()[0] == {"StartProcessInstanceCmd": 1, "FetchExternalTasksCmd": 1}
+    assert get_state(app).lifetime().commands == {"StartProcessInstanceCmd": 1, "FetchExternalTasksCmd": 1}
 
 
 def test_only_a_json_post_switches_it(database_url: str, tmp_path: Path) -> None:
@@ -154,7 +154,7 @@ def test_without_a_report_url_nothing_is_stored_as_in_camunda_7_22(database_url:
 
 
 def test_the_openapi_description_says_what_the_consent_routes_answer() -> None:
-    from flask_camunda_telemetry.rest.openapi import build_spec
+    from flask_camunda_telemetry.openapi import build_spec
 
     spec = build_spec()
     configuration = spec["paths"]["/telemetry/configuration"]

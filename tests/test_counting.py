@@ -101,7 +101,7 @@ def test_user_chosen_path_parts_add_no_command_names(sqlite_app: Flask) -> None:
         client.get(f"/unknown/{i}")
         client.get(f"/telemetry/{i}")
     assert _commands(sqlite_app) == {"get_process_instance": 500}
-    assert len(sqlite_app.extensions["camunda_telemetry"].names) <= len(sqlite_app.view_functions)
+    assert len(sqlite_app.extensions["camunda_telemetry"].counter.names) <= len(sqlite_app.view_functions)
 
 
 def test_blueprint_endpoints_and_exclusions(tmp_path: Path) -> None:

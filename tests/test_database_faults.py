@@ -262,7 +262,7 @@ def test_a_commit_is_never_cut_so_no_count_is_written_twice(server: DatabaseServ
                    CAMUNDA_TELEMETRY_DB_TIMEOUT=STOPPED_TIMEOUT)
     state = ext.state(app)
     state.store.create_tables()
-    state.commands.add("StartProcessInstanceCmd")  # counted, with no flush thread to race
+    state.counts.commands.add("StartProcessInstanceCmd")  # counted, with no flush thread to race
     assert server.process is not None
     pids = _family(server.process.pid)
 

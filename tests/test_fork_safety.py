@@ -78,10 +78,10 @@ def _in_child(state: TelemetryState, app: Flask, parent: dict[str, int]) -> dict
     """What the child sees: the parent's locks and pools still reachable, and whether it counts."""
     now = {path: id(obj) for path, obj in {**_locks(state), **_pools(state)}.items()}
     kept = sorted(path for path, ident in now.items() if ident in parent.values())
-    state.count_command("InChildCmd")
+    state.count("InChildCmd", 1)
     with app.app_context():
         state.flush()
-        commands, _, _ = state.counts()
+        commands = state.counts.shown().commands
     return {"kept": kept, "found": sorted(now), "child_counted": commands.get("InChildCmd", 0)}
 
 
@@ -115,15 +115,16 @@ def test_a_forked_child_shares_no_lock_and_no_pool_with_its_parent(sqlite_app: F
     made) and a flush, every lock reachable from the app's state and the owned engine's pool are
     new objects in a forked child, and the child counts and flushes on its own."""
     state = get_state(sqlite_app)
-    state.count_command("InParentCmd")
+    state.count("InParentCmd", 1)
     with sqlite_app.app_context():
-        state.collect()
+        state.document()
         state.flush()
     assert state.flusher.started
     parent_objects = {**_locks(state), **_pools(state)}  # kept alive here: no id is reused in the child
-    assert {"state.flusher._lock", "state.commands._lock", "state.store.lazy_engine._engine.pool"} <= set(
-        parent_objects
-    ), sorted(parent_objects)
+    engine = state.store.lazy_engine._engine
+    assert engine is not None
+    expected = (state.flusher._lock, state.counts.commands._lock, engine.pool)
+    assert {id(obj) for obj in expected} <= {id(obj) for obj in parent_objects.values()}, sorted(parent_objects)
     answer = _fork(lambda: _in_child(state, sqlite_app, {p: id(o) for p, o in parent_objects.items()}))
     assert answer.get("kept") == [], answer
     assert set(answer["found"]) >= set(parent_objects)  # each was made anew, not dropped

@@ -9,7 +9,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
 from example_app import create_app
-from flask_camunda_telemetry.rest.openapi import add_to_spec, build_spec
+from flask_camunda_telemetry.openapi import add_to_spec, build_spec
 
 from .support.apps import make_app
 from .support.documents import json_of

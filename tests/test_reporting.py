@@ -120,7 +120,8 @@ def test_a_success_subtracts_exactly_what_was_sent(database_url: str, tmp_path: 
     assert commands(after) == {"StartProcessInstanceCmd": 1}
     assert after["product"]["internals"]["metrics"]["root-process-instance-start"] == {"count": 1}
     assert start_date(after) > start_date(before)
-    lifetime_commands, lifetime_metrics, _ = get_state(app).lifetime_counts()
+    lifetime = get_state(app).lifetime()
+    lifetime_commands, lifetime_metrics = lifetime.commands, lifetime.metrics
     assert lifetime_commands == {"StartProcessInstanceCmd": 4, "FetchExternalTasksCmd": 2}
     assert lifetime_metrics["root-process-instance-start"] == 4
     # What the collector holds plus what the document shows is everything counted.

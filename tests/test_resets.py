@@ -11,7 +11,8 @@ import threading
 import time
 from pathlib import Path
 
-from flask_camunda_telemetry.counting.counts import MAX_SLICES, SLICE_US, PendingCounts, now_us, since
+from flask_camunda_telemetry.clock import now_us
+from flask_camunda_telemetry.counting.counts import MAX_SLICES, SLICE_US, PendingCounts, since
 from flask_camunda_telemetry.state import get_state
 
 from .support.apps import make_app
@@ -23,17 +24,18 @@ def test_a_reset_elsewhere_drops_what_was_counted_before_it_and_keeps_what_came_
 ) -> None:
     apps = [make_app(database_url, tmp_path / name, CAMUNDA_TELEMETRY_FLUSH_INTERVAL=3600) for name in ("a", "b")]
     counting, resetting = (get_state(app) for app in apps)
-    counting.count_command("Warmup")  # starts the flush thread, whose first sync writes it
-    wait_for(lambda: resetting.lifetime_counts()[0] == {"Warmup": 1}, "the first flush")
-    counting.count_command("Before", 3)  # held in memory: the next tick is an hour away
-    start = resetting.reset()
-    counting.count_command("After", 2)
-    counting.count_command("Before", 1)
+    counting.count("Warmup", 1)  # starts the flush thread, whose first sync writes it
+    wait_for(lambda: resetting.lifetime().commands == {"Warmup": 1}, "the first flush")
+    counting.count("Before", 3)  # held in memory: the next tick is an hour away
+    start = resetting.counts.reset()
+    counting.count("After", 2)
+    counting.count("Before", 1)
     counting.flush()
-    commands, _, shown_start = resetting.lifetime_counts()
+    lifetime = resetting.lifetime()
+    commands, shown_start = lifetime.commands, lifetime.start
     assert commands == {"After": 2, "Before": 1}
     assert shown_start == start
-    assert counting.lifetime_counts()[0] == commands
+    assert counting.lifetime().commands == commands
 
 
 BURST = 50
@@ -58,7 +60,7 @@ def test_counts_racing_flushes_and_resets_land_on_their_side_of_the_last_reset(
         while not stop.is_set():
             before = now_us()
             for _ in range(BURST):
-                counting.count_command("X")
+                counting.count("X", 1)
             stamps.append((before, now_us()))
 
     def flush() -> None:
@@ -71,7 +73,7 @@ def test_counts_racing_flushes_and_resets_land_on_their_side_of_the_last_reset(
     try:
         for _ in range(4):
             time.sleep(0.3)
-            cut = _micros(resetting.reset())
+            cut = _micros(resetting.counts.reset())
             returned = now_us()
         time.sleep(0.3)
     finally:
@@ -81,7 +83,7 @@ def test_counts_racing_flushes_and_resets_land_on_their_side_of_the_last_reset(
     counting.flush()
     after = BURST * sum(1 for before, _ in stamps if before > returned)
     during = BURST * sum(1 for before, just_after in stamps if just_after >= cut and before <= returned)
-    total = resetting.lifetime_counts()[0].get("X", 0)
+    total = resetting.lifetime().commands.get("X", 0)
     assert after > 0
     assert after <= total <= after + during, (after, during, total)
 

@@ -40,7 +40,7 @@ def test_reserved_words_in_lower_case_are_table_names_that_work(
     document = read(other.test_client())
     assert counts(document)[0] == {"StartProcessInstanceCmd": 1}
     assert document["installation"] == response.get_json()["installation"]
-    app.extensions["camunda_telemetry"].reset()
+    app.extensions["camunda_telemetry"].counts.reset()
     assert counts(read(other.test_client()))[0] == {}
 
 

@@ -14,20 +14,11 @@ from marshmallow import Schema, fields
 from werkzeug.exceptions import BadRequest
 
 from ..document.schemas import DashKeyedSchema
-from ..rest.guards import allow, check_hook, refusal_response
-from ..rest.responses import json_response
+from ..web.guards import allow, check_hook, refusal_response
+from ..web.responses import json_response
 from .state import CollectorState, get_collector_state
-from .store import COMMAND, METRIC, Usage
-
-__all__ = [
-    "InstallationSchema",
-    "UsageSchema",
-    "api_installations",
-    "api_usage",
-    "guard",
-    "installation_record",
-    "usage_filters",
-]
+from .statements import COMMAND, METRIC
+from .store import Usage
 
 
 class ProductSummarySchema(DashKeyedSchema):
@@ -119,7 +110,7 @@ def guard(*methods: str) -> CollectorState | Response:
     if options is not None:
         return options
     state = get_collector_state()
-    refusal = check_hook(state.authorizer())
+    refusal = check_hook(state.ext.authorize)
     return state if refusal is None else refusal_response(refusal)
 
 

@@ -10,8 +10,6 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-__all__ = ["Bar", "Column", "ColumnChart", "bar_rows", "column_chart", "compact", "nice_ceiling"]
-
 #: The widest a column gets (a chart of a few reports has a few slim columns, not slabs).
 MAX_COLUMN = 28.0
 

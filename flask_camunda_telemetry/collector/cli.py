@@ -13,8 +13,6 @@ from ..exceptions import DatabaseUnavailableError
 from .openapi import build_spec
 from .state import get_collector_state
 
-__all__ = ["collector_cli", "parse_age"]
-
 collector_cli = AppGroup("telemetry-collector", help="The telemetry collector: tables, pruning, OpenAPI.")
 
 _AGE = re.compile(r"(\d+)([smhdw])")

@@ -10,11 +10,9 @@ from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from ..config import database_keys
 from ..exceptions import ConfigurationError
 from ..settings import Key, load_keys, parse_bool, parse_count, parse_names, parse_url_path
-
-__all__ = ["KEYS", "PREFIX", "CollectorConfig", "load_config"]
+from ..storage.engines import database_keys
 
 PREFIX = "CAMUNDA_TELEMETRY_COLLECTOR_"
 

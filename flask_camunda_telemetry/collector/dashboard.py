@@ -18,9 +18,7 @@ from werkzeug.exceptions import BadRequest, NotFound
 from ..document.metrics import INTERNAL_NAMES, PUBLIC_NAMES
 from .api import guard
 from .charts import bar_rows, column_chart
-from .store import COMMAND, METRIC
-
-__all__ = ["CSP", "MAX_PAGE", "installation_page", "overview_page"]
+from .statements import COMMAND, METRIC
 
 #: Nothing but this origin's stylesheet and images; no script at all.
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from flask import Blueprint, Flask, Response
 from werkzeug.exceptions import NotFound
@@ -12,10 +12,10 @@ from werkzeug.routing import PathConverter
 
 from ..exceptions import AlreadyInitializedError
 from ..hosting import ExtensionObject
-from ..rest.guards import allow
-from ..rest.responses import error_response, json_response, register_json_errors
-from ..rest.routes import add_blueprint_route, add_static_route, refuse_other_methods
 from ..storage.engines import resolve_database
+from ..web.guards import allow
+from ..web.responses import error_response, json_response, register_json_errors
+from ..web.routes import add_blueprint_route, add_static_route, refuse_other_methods
 from .api import api_installations, api_usage
 from .cli import collector_cli
 from .config import load_config
@@ -25,11 +25,6 @@ from .receive import receive_report
 from .state import EXTENSION_KEY, CollectorState, get_collector_state
 from .store import CollectorStore
 from .tables import define_tables
-
-if TYPE_CHECKING:
-    pass
-
-__all__ = ["BLUEPRINT_NAME", "SQLITE_FILE", "TelemetryCollector"]
 
 BLUEPRINT_NAME = "camunda_telemetry_collector"
 #: The SQLite file in the instance folder used when nothing else names a database.
@@ -107,13 +102,16 @@ class TelemetryCollector(ExtensionObject):
         config = load_config(app.config, self._options)
         metadata, engine = resolve_database(app, self.db, config.bind_key, config.database_uri, SQLITE_FILE)
         store = CollectorStore(define_tables(metadata, config.table_prefix), engine, config.create_tables)
-        app.extensions[EXTENSION_KEY] = CollectorState(config, store, lambda: self.authorize)
+        app.extensions[EXTENSION_KEY] = CollectorState(config, store, self)
         app.url_map.converters.setdefault("collector_path", AnyPath)
         app.register_blueprint(make_blueprint(config.url_prefix), url_prefix=config.url_prefix or None)
         app.cli.add_command(collector_cli)
 
     def state(self, app: Flask | None = None) -> CollectorState:
-        """The state of ``app`` (default: the current app); raises NotInitializedError."""
+        """The state of ``app`` (default: the current app); raises NotInitializedError.
+
+        :meta private:
+        """
         return get_collector_state(app)
 
     def close(self, app: Flask | None = None) -> None:

@@ -17,8 +17,6 @@ from .receive import REPORT_ID_HEADERS
 from .schemas import MAX_NAMES, NAME_PATTERN, ReceivedReportSchema
 from .tables import NAME_LENGTH
 
-__all__ = ["build_spec"]
-
 _JSON = "application/json"
 _HTML = "text/html"
 

@@ -16,11 +16,9 @@ from marshmallow import ValidationError
 
 from ..document.metrics import INTERNAL_NAMES, PUBLIC_NAMES
 from ..exceptions import TelemetryError
-from ..rest.bodies import JsonTooDeepError, load_json
+from ..web.bodies import JsonTooDeepError, load_json
 from .schemas import NAME_RULE, ReceivedReportSchema, storable
 from .tables import NAME_LENGTH
-
-__all__ = ["InvalidReportError", "Received", "read_report"]
 
 _METRICS = {**{public: internal for internal, public in PUBLIC_NAMES.items()}, **{i: i for i in INTERNAL_NAMES}}
 

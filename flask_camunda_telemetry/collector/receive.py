@@ -13,13 +13,11 @@ import re
 from flask import Response, request
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
 
-from ..reporting.payload import REPORT_ID_HEADER
-from ..rest.guards import allow
-from ..rest.responses import error_response, json_response
+from ..document.report import REPORT_ID_HEADER
+from ..web.guards import allow
+from ..web.responses import error_response, json_response
 from .payload import InvalidReportError, read_report
 from .state import get_collector_state
-
-__all__ = ["REPORT_ID_HEADERS", "receive_report"]
 
 #: The headers a sender may name its report id in (the first one present counts): this package's
 #: reporting sends ``Telemetry-Report-Id``; ``X-Telemetry-Report-Id`` is taken too.

@@ -31,16 +31,6 @@ from ..document.schemas import (
 )
 from .tables import NAME_LENGTH
 
-__all__ = [
-    "MAX_NAMES",
-    "NAME_PATTERN",
-    "NAME_RULE",
-    "ReceivedReportSchema",
-    "loading",
-    "parse_gson_date",
-    "storable",
-]
-
 #: The most command (or metric) names one report may carry.
 MAX_NAMES = 10_000
 # White space as JSON Schema's (ECMAScript's) \s has it, so that the documented pattern and the

@@ -5,22 +5,27 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from flask import Flask
 
+from ..clock import now
 from ..hosting import app_state
 from .config import CollectorConfig
 from .store import CollectorStore
-
-__all__ = ["EXTENSION_KEY", "CollectorState", "get_collector_state", "utc_now"]
 
 EXTENSION_KEY = "camunda_telemetry_collector"
 
 
 def utc_now() -> dt.datetime:
     """Now, as the collector stores times: naive UTC."""
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    return now().astimezone(dt.UTC).replace(tzinfo=None)
+
+
+class Hooks(Protocol):
+    """The collector object's ``authorize`` hook, read when a request needs it."""
+
+    authorize: Callable[[], Any] | None
 
 
 @dataclass
@@ -32,8 +37,8 @@ class CollectorState:
 
     config: CollectorConfig
     store: CollectorStore
-    #: returns the current ``authorize`` hook (it may be set after init_app with ``@collector.authorizer``).
-    authorizer: Callable[[], Callable[[], Any] | None]
+    #: the collector object: its ``authorize`` hook may be set after init_app (``@collector.authorizer``).
+    ext: Hooks
     #: the time a report is received at (naive UTC); replaceable for tests and benchmarks.
     clock: Callable[[], dt.datetime] = field(default=utc_now)
 

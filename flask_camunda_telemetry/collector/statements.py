@@ -18,23 +18,12 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 
+from ..document.counts import Kind
 from ..exceptions import DatabaseUnavailableError
 from .tables import CollectorTables
 
-__all__ = [
-    "COMMAND",
-    "ENVIRONMENT",
-    "INSTALLATION_COLUMNS",
-    "METRIC",
-    "REPORT",
-    "USAGE_COLUMNS",
-    "Writes",
-    "build_writes",
-    "recomputed_summaries",
-]
-
-COMMAND = "command"
-METRIC = "metric"
+COMMAND: str = Kind.COMMAND
+METRIC: str = Kind.METRIC
 #: The daily summary's rows of this kind count reports (name ``*``).
 REPORT = "report"
 #: The fields the dashboard groups installations by.

@@ -35,8 +35,6 @@ from .statements import (
 )
 from .tables import CollectorTables
 
-__all__ = ["COMMAND", "ENVIRONMENT", "METRIC", "REPORT", "CollectorStore", "Usage"]
-
 _HINT = "The sender keeps its counts and sends them again later."
 
 #: ``{"command": {name: total}, "metric": {name: total}}``

@@ -38,8 +38,6 @@ from sqlalchemy.dialects import mysql
 
 from ..exceptions import ConfigurationError
 
-__all__ = ["NAME_LENGTH", "CollectorTables", "define_tables"]
-
 #: The longest name (installation, command, product version, ...) a column holds.
 NAME_LENGTH = 255
 #: ``report_key`` is a hex digest of this many characters.

@@ -1,105 +1,202 @@
-"""Commands: how a request's view becomes a command name, and the hook that counts it.
+"""The request hook: which requests are commands, under what name, and the count itself.
+
+:class:`CommandCounter` is the hook, one object: it runs as a ``before_request`` function (so a
+view that raises is counted too), finds the request's command name once per endpoint, and adds
+one to this process's in-memory counts. Its only work per request is a dict look-up and an
+increment under a lock; no database, no thread start (but once per process, on its first count).
+
+Not a command:
+
+* a request that matched no route (404, 405: ``request.endpoint`` is None);
+* the static files, the extension's own routes and pages, its OpenAPI and Prometheus routes, and
+  ``CAMUNDA_TELEMETRY_EXCLUDED_ENDPOINTS``;
+* a CORS preflight: an ``OPTIONS`` request with ``Origin`` and ``Access-Control-Request-Method``,
+  whoever answers it (Flask, or a view such as flask-cors's ``@cross_origin()``);
+* what Flask answers by itself: an automatic ``OPTIONS``, and a ``HEAD`` on a view that does not
+  declare ``HEAD`` (Flask runs the ``GET`` view and drops the body);
+* an endpoint the ``name_command`` hook names ``None``.
 
 The name of a command is, in this order:
 
-1. the name given with ``@telemetry.command("StartProcessInstanceCmd")`` on the view
-   (function or view class);
-2. the class name for a class-based view (``View.as_view``);
-3. otherwise the Flask endpoint with ``.`` turned into ``_`` (``engine.start`` becomes
-   ``engine_start``), as Camunda turns nested class separators into ``_``.
+1. the name given with ``@telemetry.command("StartProcessInstanceCmd")`` on the view (function or
+   view class);
+2. what the ``name_command`` hook returns, ``hook(endpoint, view)``, if the app has one;
+3. the class name of a class-based view (``View.as_view``);
+4. the Flask endpoint with ``.`` turned into ``_`` (``engine.start`` becomes ``engine_start``), as
+   Camunda turns nested class separators into ``_``.
 
-Names come from the app's endpoints, never from the request path, so the set of names is
-bounded by the routes the app registered. A derived name (2, 3) longer than 255 characters or
-holding unprintable characters is escaped and cut to a stable, safe name once per endpoint, with a
-warning (see :mod:`.names`); a name given with ``@telemetry.command`` is checked when given.
-
-The hook runs as a ``before_request`` function, so a view that raises is counted too, and a
-request that matched no route (404, 405: ``request.endpoint`` is None) is not. Neither is what
-Flask answers by itself: an automatic ``OPTIONS`` (a browser's CORS preflight) and a ``HEAD`` on a
-view that does not declare ``HEAD`` (Flask runs the ``GET`` view and drops the body). Its only
-work is a dict look-up and an in-memory increment under a lock.
+Names come from the app's endpoints, never from the request path, so the set of names is bounded
+by the routes the app registered. A name from 2 to 4 that is too long or holds unprintable
+characters is escaped and cut to a stable, safe name once per endpoint, with a warning (see
+:mod:`.names`); a name given with ``@telemetry.command`` is checked when it is given.
 """
 
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from flask import Flask, current_app, request
+from flask import Flask, Request, current_app, request
 
+from ..forking import ForkAware
+from .counts import PendingCounts
 from .names import MAX_NAME_LENGTH, safe_name, validate_command_name
-
-__all__ = [
-    "COMMAND_ATTRIBUTE",
-    "answered_by_flask",
-    "command_name",
-    "install_counting_hook",
-    "mark_command",
-    "validate_command_name",
-]
 
 #: The attribute ``@telemetry.command`` sets on a view function.
 COMMAND_ATTRIBUTE = "__camunda_telemetry_command__"
+#: ``name_command(endpoint, view)``: the command name of an endpoint, or None to not count it.
+NameCommand = Callable[[str, Callable[..., Any] | None], "str | None"]
 
 log = logging.getLogger("flask_camunda_telemetry")
 
 F = TypeVar("F", bound=Callable[..., Any])
+_UNSET = object()
+
+
+class Hooks(Protocol):
+    """The extension object's hooks, read when a request needs them (they may be set later)."""
+
+    name_command: NameCommand | None
 
 
 def mark_command(view: F, name: str) -> F:
+    """Name the command ``view`` counts as (``@telemetry.command``)."""
     setattr(view, COMMAND_ATTRIBUTE, validate_command_name(name))
     return view
 
 
-def command_name(endpoint: str, view: Callable[..., Any] | None) -> str:
-    """The command name of the view registered under ``endpoint``; a derived name too long or
-    unprintable for the counts table is made safe (:func:`.names.safe_name`), with a warning."""
-    view_class = getattr(view, "view_class", None)
-    explicit = getattr(view, COMMAND_ATTRIBUTE, None) or getattr(view_class, COMMAND_ATTRIBUTE, None)
-    if explicit is not None:
-        return str(explicit)
-    derived = view_class.__name__ if isinstance(view_class, type) else endpoint.replace(".", "_")
+def _safe(derived: str, endpoint: str, source: str) -> str:
     name = safe_name(derived)
     if name != derived:
         log.warning(
-            "the command name %.80r of endpoint %.80r is longer than %d characters or holds unprintable "
+            "the command name %.80r of endpoint %.80r (%s) is longer than %d characters or holds unprintable "
             "characters; it is counted as %r. Name the view with @telemetry.command(...) to choose its name.",
-            derived, endpoint, MAX_NAME_LENGTH, name,
+            derived, endpoint, source, MAX_NAME_LENGTH, name,
         )
     return name
 
 
-def answered_by_flask(method: str, endpoint: str) -> bool:
-    """Whether Flask answers this ``OPTIONS`` or ``HEAD`` request without it being a command: an
+def default_command_name(endpoint: str, view: Callable[..., Any] | None) -> str:
+    """The name of ``endpoint`` without a ``name_command`` hook: the ``@telemetry.command`` name,
+    else the view class's name, else the endpoint with ``.`` turned into ``_``; a derived name is
+    made safe for the counts table (with a warning) when it is not."""
+    explicit = _explicit(view)
+    if explicit is not None:
+        return explicit
+    view_class = getattr(view, "view_class", None)
+    derived = view_class.__name__ if isinstance(view_class, type) else endpoint.replace(".", "_")
+    return _safe(derived, endpoint, "derived")
+
+
+def _explicit(view: Callable[..., Any] | None) -> str | None:
+    view_class = getattr(view, "view_class", None)
+    explicit = getattr(view, COMMAND_ATTRIBUTE, None) or getattr(view_class, COMMAND_ATTRIBUTE, None)
+    return None if explicit is None else str(explicit)
+
+
+class CommandCounter(ForkAware):
+    """Counts one command per request routed to a view (the app's ``before_request`` hook).
+
+    ``excluded``: endpoints never counted; ``blueprints``: blueprint names whose endpoints are
+    never counted (the extension's own); ``on_first_count``: called once per process (and again
+    after :meth:`rearm`), on the first count, to start the background work.
+    """
+
+    fork_fresh = {"_counting": lambda: False}
+    _counting: bool
+
+    def __init__(
+        self,
+        app: Flask,
+        commands: PendingCounts,
+        hooks: Hooks,
+        *,
+        excluded: frozenset[str],
+        blueprints: frozenset[str],
+        on_first_count: Callable[[], None],
+    ) -> None:
+        super().__init__()
+        self._app = weakref.ref(app)
+        self._commands = commands
+        self._hooks = hooks
+        self._excluded = excluded
+        self._blueprints = blueprints
+        self._on_first_count = on_first_count
+        #: endpoint -> command name (None: not counted); filled on first use of each endpoint.
+        self.names: dict[str, str | None] = {}
+
+    def __call__(self) -> None:
+        req: Request = request._get_current_object()  # type: ignore[attr-defined]  # one proxy look-up
+        endpoint = req.endpoint
+        if endpoint is None:
+            return
+        name = self.names.get(endpoint, _UNSET)
+        if name is _UNSET:
+            name = self.resolve(endpoint)
+        if name is None:
+            return
+        method = req.method
+        if (method == "OPTIONS" or method == "HEAD") and _not_a_command(req, method, endpoint):
+            return
+        self._commands.add(name)  # type: ignore[arg-type]
+        if not self._counting:
+            self._counting = True
+            self._on_first_count()
+
+    def rearm(self) -> None:
+        """Call ``on_first_count`` again on the next count (the background work was stopped)."""
+        self._counting = False
+
+    def resolve(self, endpoint: str) -> str | None:
+        """The command name of ``endpoint``, or None when it is not counted. Cached."""
+        name: str | None = None
+        app = self._app()
+        if app is not None and not self._is_excluded(endpoint):
+            view = app.view_functions.get(endpoint)
+            name = _explicit(view)
+            if name is None:
+                name = self._named(endpoint, view)
+        self.names[endpoint] = name
+        return name
+
+    def _is_excluded(self, endpoint: str) -> bool:
+        return (
+            endpoint in self._excluded
+            or endpoint == "static"
+            or endpoint.endswith(".static")
+            or endpoint.partition(".")[0] in self._blueprints
+        )
+
+    def _named(self, endpoint: str, view: Callable[..., Any] | None) -> str | None:
+        """The name the ``name_command`` hook gives (a bad answer falls back to the default)."""
+        hook = self._hooks.name_command
+        if hook is None:
+            return default_command_name(endpoint, view)
+        try:
+            name = hook(endpoint, view)
+        except Exception:
+            log.exception("the name_command hook failed for endpoint %.80r; it is counted under its default name",
+                          endpoint)
+            return default_command_name(endpoint, view)
+        if name is None:
+            return None
+        if not isinstance(name, str):
+            log.warning("the name_command hook returned %.80r for endpoint %.80r, not a str or None; it is counted "
+                        "under its default name", name, endpoint)
+            return default_command_name(endpoint, view)
+        return _safe(name, endpoint, "from the name_command hook")
+
+
+def _not_a_command(req: Request, method: str, endpoint: str) -> bool:
+    """Whether this ``OPTIONS`` or ``HEAD`` request is not a command: a CORS preflight, Flask's
     automatic ``OPTIONS``, or a ``HEAD`` for a view that does not list ``HEAD`` in its methods
     (a view class with a ``head`` method does)."""
     if method == "OPTIONS":
-        return bool(getattr(request.url_rule, "provide_automatic_options", False))
+        headers = req.headers
+        if "Origin" in headers and "Access-Control-Request-Method" in headers:
+            return True
+        return bool(getattr(req.url_rule, "provide_automatic_options", False))
     view = current_app.view_functions.get(endpoint)
     return "HEAD" not in (getattr(view, "methods", None) or ())
-
-
-def install_counting_hook(
-    app: Flask,
-    names: dict[str, str | None],
-    resolve: Callable[[str], str | None],
-    count: Callable[[str], None],
-) -> None:
-    """Count one command per request routed to a view.
-
-    ``names`` caches endpoint -> command name (None: not counted); ``resolve`` fills it.
-    """
-
-    def count_camunda_command() -> None:
-        endpoint = request.endpoint
-        if endpoint is None:
-            return
-        method = request.method
-        if (method == "OPTIONS" or method == "HEAD") and answered_by_flask(method, endpoint):
-            return
-        name = names[endpoint] if endpoint in names else resolve(endpoint)
-        if name is not None:
-            count(name)
-
-    app.before_request(count_camunda_command)

@@ -10,14 +10,12 @@ either confirms them (:meth:`PendingCounts.confirm`) or gives them back
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 import time
 from collections.abc import Mapping
 
+from ..clock import now_us
 from ..forking import ForkAware
-
-__all__ = ["SLICE_US", "PendingCounts", "ReportedCounts", "Stamped", "from_us", "now_us", "since", "to_us"]
 
 #: The width of a slice of time pending counts are kept apart by (microseconds). A reset cuts
 #: at a slice boundary (it waits for the next one), so the slices say exactly what came before it.
@@ -33,31 +31,13 @@ Stamped = dict[int, dict[str, int]]
 _clock = time.time
 
 
-def now_us() -> int:
-    """The wall clock in microseconds since the epoch.
-
-    .. versionadded:: 0.2.0
-    """
-    return time.time_ns() // 1000
-
-
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-
-
-def to_us(value: dt.datetime) -> int:
-    """An aware datetime in microseconds since the epoch (how the counts table keeps times).
-
-    .. versionadded:: 0.2.0
-    """
-    return (value - _EPOCH) // dt.timedelta(microseconds=1)
-
-
-def from_us(micros: int) -> dt.datetime:
-    """Microseconds since the epoch as an aware datetime in the local time zone.
-
-    .. versionadded:: 0.2.0
-    """
-    return (_EPOCH + dt.timedelta(microseconds=micros)).astimezone()
+def next_cut() -> int:
+    """The next slice boundary (microseconds since the epoch), once the clock has passed it: a
+    reset cuts there, so every count is on one side of it (waits at most one slice)."""
+    cut = (now_us() // SLICE_US + 1) * SLICE_US
+    while (left := cut - now_us()) > 0:
+        time.sleep(left / 1e6)
+    return cut
 
 
 def _add_into(target: dict[str, int], deltas: Mapping[str, int]) -> None:

@@ -21,9 +21,6 @@ from typing import TypeGuard
 
 from ..exceptions import InvalidCountError
 
-__all__ = ["BIGINT_MAX", "MAX_COUNT", "MAX_NAME_LENGTH", "checked_count", "safe_name", "storable",
-           "validate_command_name"]
-
 #: The longest name the counts table holds (``VARCHAR(255)``).
 MAX_NAME_LENGTH = 255
 #: The most one call may count.

@@ -6,15 +6,13 @@ The JSON keys themselves are written by :mod:`.schemas`.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Protocol
 
+from .counts import Counts
 from .environment import python_runtime
 from .metrics import INTERNAL_NAMES, output_name
 from .model import ApplicationServer, Count, Database, Internals, LicenseKey, Product, TelemetryData
-
-__all__ = ["DocumentSettings", "build_document"]
 
 
 class DocumentSettings(Protocol):
@@ -47,11 +45,9 @@ def build_document(
     installation: str,
     database: Database,
     application_server: ApplicationServer | None,
-    commands: Mapping[str, int],
-    metrics: Mapping[str, int],
-    start: dt.datetime,
+    counts: Counts,
 ) -> TelemetryData:
-    """The document of one installation; ``metrics`` are keyed by internal name."""
+    """The document of one installation, showing ``counts``."""
     license_key = config.license_key
     if license_key is not None and config.redact_license:
         license_key = dataclasses.replace(license_key, customer=None, raw=None)
@@ -60,9 +56,11 @@ def build_document(
         application_server=application_server,
         license_key=license_key,
         camunda_integration=list(config.integrations),
-        data_collection_start_date=start,
-        commands={name: Count(n) for name, n in sorted(commands.items())},
-        metrics={output_name(name, config.metric_names): Count(metrics.get(name, 0)) for name in INTERNAL_NAMES},
+        data_collection_start_date=counts.start,
+        commands={name: Count(n) for name, n in sorted(counts.commands.items())},
+        metrics={
+            output_name(name, config.metric_names): Count(counts.metrics.get(name, 0)) for name in INTERNAL_NAMES
+        },
         webapps=list(config.webapps),
         jdk=python_runtime(),
     )

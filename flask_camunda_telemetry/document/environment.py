@@ -22,8 +22,6 @@ from sqlalchemy.engine import Connection
 
 from .model import ApplicationServer, Database, Jdk
 
-__all__ = ["detect_application_server", "detect_database", "python_runtime"]
-
 _VENDOR = re.compile(r"[\sA-Za-z]+")
 # Servers that name themselves without a version: the distribution to ask for it.
 _DISTRIBUTIONS = {"waitress": "waitress", "gunicorn": "gunicorn", "werkzeug": "werkzeug"}

@@ -13,8 +13,6 @@ import re
 from ..exceptions import LicenseKeyError
 from .model import LicenseKey
 
-__all__ = ["parse_license_key"]
-
 _CONFIG_KEY = "CAMUNDA_TELEMETRY_LICENSE_KEY"
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _KEY = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from ..exceptions import UnknownMetricError
 
-__all__ = ["INTERNAL_NAMES", "PUBLIC_NAMES", "canonical_metric", "output_name"]
-
 #: Internal name -> public name.
 PUBLIC_NAMES: dict[str, str] = {
     "root-process-instance-start": "process-instances",

@@ -8,17 +8,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-__all__ = [
-    "ApplicationServer",
-    "Count",
-    "Database",
-    "Internals",
-    "Jdk",
-    "LicenseKey",
-    "Product",
-    "TelemetryData",
-]
-
 
 @dataclass(frozen=True)
 class Count:

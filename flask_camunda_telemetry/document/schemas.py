@@ -13,19 +13,6 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields
 
-__all__ = [
-    "MAX_COUNT",
-    "AuthorizationErrorSchema",
-    "CamundaDateTime",
-    "CountsField",
-    "DashKeyedSchema",
-    "ErrorSchema",
-    "TelemetryConfigurationSchema",
-    "TelemetryConsentSchema",
-    "TelemetryDataSchema",
-    "format_camunda_datetime",
-]
-
 
 def format_camunda_datetime(value: dt.datetime) -> str:
     """Camunda's REST date format: ``2022-11-30T15:53:20.386+0100`` (milliseconds, no colon)."""

@@ -6,6 +6,3 @@
 .. versionadded:: 0.2.0
 """
 
-from .views import CONTENT_SECURITY_POLICY, PAGE_BLUEPRINT_NAME, make_page_blueprint
-
-__all__ = ["CONTENT_SECURITY_POLICY", "PAGE_BLUEPRINT_NAME", "make_page_blueprint"]

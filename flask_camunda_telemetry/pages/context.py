@@ -20,21 +20,7 @@ from ..document.metrics import INTERNAL_NAMES, output_name
 if TYPE_CHECKING:
     from ..config import TelemetryConfig
     from ..document.model import Internals, TelemetryData
-    from ..reporting import Reporting
-
-__all__ = [
-    "Commands",
-    "Consent",
-    "Metric",
-    "Moment",
-    "PageContext",
-    "collector_host",
-    "command_table",
-    "moment",
-    "now",
-    "page_context",
-    "relative_time",
-]
+    from ..reporting.reporter import Reporting
 
 #: What each metric counts, by internal name.
 METRIC_LABELS = {
@@ -74,7 +60,7 @@ class Metric(NamedTuple):
 
 
 @dataclass(frozen=True)
-class Consent:
+class ConsentSection:
     """The consent section when a collector is configured."""
 
     host: str
@@ -95,18 +81,15 @@ class PageContext:
     commands: Commands
     metrics: list[Metric]
     #: None: no collector is configured, nothing is ever sent.
-    consent: Consent | None
+    consent: ConsentSection | None
     #: REDACT_LICENSE hides the license's customer and raw key.
     redacted: bool
     openapi_url: str | None
     generated_at: Moment
-    scope: str
-    flush_interval: float
-
-
-def now() -> dt.datetime:
-    """The current local time, aware (as the document's dates)."""
-    return dt.datetime.now().astimezone()
+    #: whose counts these are ("every process on this database", "this process only").
+    covers: str
+    #: how fresh other processes' counts are (None: no other process's counts are shown).
+    freshness: str | None
 
 
 def relative_time(moment: dt.datetime, now: dt.datetime) -> str:
@@ -159,11 +142,11 @@ def command_table(counts: list[tuple[str, int]], query: str) -> Commands:
     return Commands(_rows(items, total, largest), len(items), total, len(counts), query)
 
 
-def _consent(reporting: Reporting | None, now: dt.datetime) -> Consent | None:
+def _consent(reporting: Reporting | None, now: dt.datetime) -> ConsentSection | None:
     if reporting is None:
         return None
     status = reporting.status()
-    return Consent(
+    return ConsentSection(
         host=collector_host(reporting.report_url),
         value=reporting.consent(),
         last_at=None if status.last_at is None else moment(status.last_at, now),
@@ -181,6 +164,8 @@ def page_context(
     query: str,
     openapi_url: str | None,
     now: dt.datetime,
+    covers: str,
+    shared: bool,
 ) -> PageContext:
     """Everything the page template prints. ``reporting.consent()`` may raise
     :class:`~flask_camunda_telemetry.DatabaseUnavailableError`, as ``collect()`` does."""
@@ -201,6 +186,9 @@ def page_context(
         redacted=config.redact_license and internals.license_key is not None,
         openapi_url=openapi_url,
         generated_at=moment(now, now),
-        scope=config.scope,
-        flush_interval=config.flush_interval,
+        covers=covers,
+        freshness=(
+            f"Other processes' counts are included as of their last flush (at most "
+            f"{config.flush_interval:g} s ago, while flushes succeed)." if shared else None
+        ),
     )

@@ -14,14 +14,13 @@ import os
 
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 
+from ..clock import now
 from ..exceptions import DatabasePermissionError, DatabaseUnavailableError, TableMissingError
-from ..rest.guards import WWW_AUTHENTICATE, Refusal, admit
-from ..rest.responses import register_json_errors
-from ..rest.routes import add_blueprint_route, add_static_route
 from ..state import OPENAPI_ENDPOINT, get_state
-from .context import now, page_context
-
-__all__ = ["CONTENT_SECURITY_POLICY", "PAGE_BLUEPRINT_NAME", "make_page_blueprint"]
+from ..web.guards import WWW_AUTHENTICATE, Refusal, admit
+from ..web.responses import register_json_errors
+from ..web.routes import add_blueprint_route, add_static_route
+from .context import page_context
 
 PAGE_BLUEPRINT_NAME = "camunda_telemetry_page"
 #: No inline script or style, nothing from another origin, no framing; forms only to the page.
@@ -63,20 +62,22 @@ def _refusal_page(refusal: Refusal) -> Response:
 
 
 def telemetry_page() -> Response:
-    stop = admit(("GET", "HEAD"), _refusal_page)
+    state = get_state()
+    stop = admit(("GET", "HEAD"), state.ext.authorize, _refusal_page)
     if stop is not None:
         return stop
-    state = get_state()
     state.observe_server(request.environ)
     openapi_url = url_for(OPENAPI_ENDPOINT) if state.config.openapi_url else None
     try:
         context = page_context(
-            state.read("data", state.collect),
+            state.read("data", state.document),
             state.config,
             state.reporting,
             query=request.args.get("q", "")[:_QUERY_LIMIT],
             openapi_url=openapi_url,
             now=now(),
+            covers=state.counts.covers,
+            shared=state.counts.shared,
         )
     except DatabaseUnavailableError as exc:  # the store logged the detail once for this outage
         log.debug("telemetry page unavailable: %s (%s)", exc, exc.detail)

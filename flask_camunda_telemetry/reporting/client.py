@@ -24,7 +24,6 @@ from urllib.parse import urlsplit
 if TYPE_CHECKING:
     from urllib3.connection import HTTPConnection
 
-__all__ = ["CLOSED", "FAILURES", "HTTP_STATUS", "INVALID", "NETWORK", "REFUSED", "TIMEOUT", "TLS", "Answer", "post"]
 
 #: Failure codes (what the database records of the last attempt) and what they mean.
 HTTP_STATUS, TIMEOUT, REFUSED, CLOSED, TLS, NETWORK, INVALID = 1, 2, 3, 4, 5, 6, 7

@@ -13,32 +13,21 @@ import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Protocol
 from urllib.parse import urlsplit
 
+from ..clock import now
+from ..document.counts import Counts
+from ..document.report import report_body
 from .client import INVALID, Answer
-from .payload import Snapshot, encode, problems, report_body, report_headers, report_id
-
-if TYPE_CHECKING:
-    from ..config import TelemetryConfig
-
-__all__ = [
-    "AppGoneError",
-    "Confirmation", "Delivery", "Outcome", "ReportResult", "ReportSource", "Sender",
-    "backoff_cap",
-    "now",
-]
+from .payload import Snapshot, encode, problems, report_headers, report_id
 
 log = logging.getLogger("flask_camunda_telemetry")
 
 #: (time, HTTP status or 0, failure code or 0) of an attempt.
 Outcome = tuple[dt.datetime, int, int]
-#: (start date the report carried, send time, counts sent by kind) of a success.
-Confirmation = tuple[dt.datetime, dt.datetime, Any]
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now().astimezone()
+#: (the counts the report carried, with its start date; the send time) of a success.
+Confirmation = tuple[Counts, dt.datetime]
 
 
 def backoff_cap(retry: int) -> float:
@@ -47,24 +36,35 @@ def backoff_cap(retry: int) -> float:
     return min(0.5 * 2.0 ** (retry - 1), 30.0)
 
 
-class AppGoneError(RuntimeError):
-    """The app a reporter works for was garbage-collected: its thread ends."""
+class ReportSettings(Protocol):
+    """What reporting takes from the configuration (``config.TelemetryConfig`` has it all)."""
+
+    @property
+    def report_url(self) -> str | None: ...
+    @property
+    def report_headers(self) -> tuple[tuple[str, str], ...]: ...
+    @property
+    def report_timeout(self) -> float: ...
+    @property
+    def report_retries(self) -> int: ...
+    @property
+    def report_delay(self) -> float: ...
+    @property
+    def report_interval(self) -> float: ...
+    @property
+    def flush_interval(self) -> float: ...
+    @property
+    def initialize(self) -> bool | None: ...
 
 
 class ReportSource(Protocol):
     """What reporting needs from the app's state."""
 
     def flush(self) -> None:
-        """Cluster scope: write this process's counts to the database now."""
+        """Write this process's counts to the database now (cluster scope; else nothing)."""
 
     def snapshot(self) -> Snapshot:
         """The document now (cluster scope: after flushing this process's counts)."""
-
-    def confirm(self, snapshot: Snapshot, sent_at: dt.datetime) -> bool:
-        """Process scope: the snapshot was reported at ``sent_at``."""
-
-    def cover(self, since: dt.datetime) -> None:
-        """Process scope: consent was given at ``since``; nothing counted before is sent."""
 
     def app_context(self) -> AbstractContextManager[object]:
         """The app's context; raises AppGoneError once the app is gone."""
@@ -97,7 +97,7 @@ class Delivery:
 class Sender:
     """Builds and sends one app's reports (the body, the headers, the attempts)."""
 
-    def __init__(self, config: TelemetryConfig, post: Callable[..., Answer], sender: Callable[[], str]) -> None:
+    def __init__(self, config: ReportSettings, post: Callable[..., Answer], sender: Callable[[], str]) -> None:
         assert config.report_url is not None
         self.url: str = config.report_url
         self._config = config
@@ -109,7 +109,8 @@ class Sender:
     def build(self, snapshot: Snapshot) -> tuple[bytes, dict[str, str]]:
         """The body and the headers of the report of ``snapshot``."""
         report = report_id(snapshot.data.installation, self._sender(), snapshot.start)
-        return encode(report_body(snapshot)), report_headers(self._config.report_headers, report)
+        body = encode(report_body(snapshot.data, snapshot.counts.metrics))
+        return body, report_headers(self._config.report_headers, report)
 
     def deliver(
         self, snapshot: Snapshot, attempts: int, stop: threading.Event, consented: Callable[[], bool]
@@ -136,7 +137,7 @@ class Sender:
             answer = self._post(self.url, body, headers, self._config.report_timeout)
             if answer.ok:
                 log.info("telemetry report %s sent to %s: %s", report, self.where, answer.message)
-                confirm = (snapshot.start, sent_at, snapshot.counts)
+                confirm = (snapshot.counts, sent_at)
                 return Delivery((sent_at, answer.status or 0, 0), confirm, snapshot, answer)
             log.warning(
                 "telemetry report %s to %s failed (attempt %d of %d): %s",

@@ -18,51 +18,25 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..document.metrics import INTERNAL_NAMES, PUBLIC_NAMES
+from ..clock import to_us
+from ..document.counts import Counts
 from ..document.model import TelemetryData
-from ..document.schemas import TelemetryDataSchema
+from ..document.report import REPORT_ID_HEADER
 
-__all__ = [
-    "REPORT_ID_HEADER",
-    "Snapshot",
-    "encode",
-    "problems",
-    "report_body",
-    "report_headers",
-    "report_id",
-    "user_agent",
-]
-
-#: The header carrying the report id: the same for every attempt at one period's report (the
-#: installation, the sender and the start date the report carries), so a collector can tell a
-#: resend, which replaces what it holds, from a new report.
-REPORT_ID_HEADER = "Telemetry-Report-Id"
 _ID_NAMESPACE = uuid.UUID("5b0c5b9e-6f53-4f53-9a52-5d1c0e0b7a11")
-_schema = TelemetryDataSchema()
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    """The document at one moment, with the counts it shows by kind (``command``/``metric``,
-    metrics by internal name) and the exact start date it carries."""
+    """The document at one moment, with the counts it shows (metrics by internal name) and the
+    exact start date it carries."""
 
     data: TelemetryData
-    counts: Mapping[str, Mapping[str, int]]
-    start: dt.datetime
+    counts: Counts
 
-
-def report_body(snapshot: Snapshot) -> dict[str, Any]:
-    """The JSON object sent (keys in Camunda's order)."""
-    body: dict[str, Any] = _schema.dump(snapshot.data)
-    internals = body["product"]["internals"]
-    metrics = snapshot.counts.get("metric", {})
-    both: dict[str, Any] = {}
-    for name in INTERNAL_NAMES:
-        both[name] = both[PUBLIC_NAMES[name]] = {"count": metrics.get(name, 0)}
-    internals["metrics"] = both
-    internals.pop("telemetry-enabled", None)
-    internals["telemetry-enabled"] = True
-    return body
+    @property
+    def start(self) -> dt.datetime:
+        return self.counts.start
 
 
 def encode(body: Mapping[str, Any]) -> bytes:
@@ -92,8 +66,7 @@ def problems(data: TelemetryData) -> list[str]:
 def report_id(installation: str | None, sender: str, start: dt.datetime) -> str:
     """The same for every attempt at one report; another once a report succeeded (it moves the
     start date), and another for each sender (each process in process scope)."""
-    micros = (start - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(microseconds=1)
-    return str(uuid.uuid5(_ID_NAMESPACE, f"{installation}/{sender}/{micros}"))
+    return str(uuid.uuid5(_ID_NAMESPACE, f"{installation}/{sender}/{to_us(start)}"))
 
 
 def user_agent() -> str:

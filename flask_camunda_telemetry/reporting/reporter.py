@@ -1,14 +1,14 @@
-"""The reporter: one daemon thread per serving process, sending the document with consent.
+"""The reporter: consent, one daemon thread per serving process, and reports sent with consent.
 
-It starts with the flush thread (after the first count in a process, never at import or in
-``init_app``), wakes when a report is due and at least every ``FLUSH_INTERVAL`` (1 to 60 s, at
+The state starts it with the flush thread, on the first count in a process (never at import or in
+``init_app``). It wakes when a report is due and at least every ``FLUSH_INTERVAL`` (1 to 60 s, at
 most ``REPORT_INTERVAL``) to follow consent, and survives every error until its next tick.
 
-* ``cluster`` scope: the schedule is shared in the database and a claim decides which process
-  sends each report, so an installation sends one report per interval whatever the number of
-  processes and hosts. A process killed while sending loses the claim when it expires; another
-  sends the same report again (same id).
-* ``process`` scope: each process reports its own counts on its own schedule, as Camunda's nodes.
+When a report is due, and which process sends it, is the app's scope's business: a
+:class:`Schedule` (``scopes.cluster.ClusterSchedule``: one report per interval for the whole
+installation, a claim in the database deciding which process sends it;
+``scopes.process.ProcessSchedule``: each process reports its own counts on its own schedule, as
+Camunda's nodes did).
 
 .. versionadded:: 0.2.0
 """
@@ -17,34 +17,89 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from ..clock import now
 from ..exceptions import ReportRefusedError
-from ..forking import ForkAware
-from ..storage.reporting import Consent, ReportStore
+from ..periodic import Periodic
+from ..storage.reporting import Consent, LastReport, ReportStore
 from . import client
 from .client import FAILURES, HTTP_STATUS, Answer
-from .delivery import Delivery, ReportResult, ReportSource, Sender, backoff_cap
-from .delivery import now as _now
-from .thread import SHUTDOWN_WAIT, ReporterThread
-
-if TYPE_CHECKING:
-    from ..config import TelemetryConfig
-
-__all__ = ["SHUTDOWN_WAIT", "ReportStatus", "Reporting"]
+from .delivery import Delivery, ReportResult, ReportSettings, ReportSource, Sender, backoff_cap
 
 log = logging.getLogger("flask_camunda_telemetry")
 
+#: How long a graceful shutdown waits for a report in flight (seconds); nothing is sent then.
+SHUTDOWN_WAIT = 2.0
 #: Added to the longest a report can take, to make the claim's lease.
 LEASE_MARGIN = 2.0
-_UNSEEN = dt.datetime.min.replace(tzinfo=dt.UTC)
 
-def _seconds(delta: dt.timedelta) -> float:
+#: ``send(attempts)``: build the report of the document now and POST it up to ``attempts`` times.
+Send = Callable[[int], Delivery]
+
+
+def seconds(delta: dt.timedelta) -> float:
+    """``delta`` in seconds, never below 0."""
     return max(delta.total_seconds(), 0.0)
+
+
+@dataclass(frozen=True)
+class Timing:
+    """When reports go out, from the configuration."""
+
+    #: from a process's start, or from consent given, to the first report.
+    delay: dt.timedelta
+    interval: dt.timedelta
+    #: the longest the reporter sleeps before it looks at consent again.
+    poll: float
+    #: attempts at one scheduled report.
+    attempts: int
+    #: how long a claim of the report lasts: the longest a report can take, and a margin.
+    lease: dt.timedelta
+
+    @classmethod
+    def of(cls, config: ReportSettings) -> Timing:
+        attempts = config.report_retries + 1
+        backoff = sum(backoff_cap(n) for n in range(1, attempts))
+        return cls(
+            delay=dt.timedelta(seconds=config.report_delay),
+            interval=dt.timedelta(seconds=config.report_interval),
+            poll=min(config.report_interval, max(1.0, min(config.flush_interval, 60.0))),
+            attempts=attempts,
+            lease=dt.timedelta(seconds=attempts * 2 * config.report_timeout + backoff + LEASE_MARGIN),
+        )
+
+    def after(self, due: dt.datetime, moment: dt.datetime) -> dt.datetime:
+        """The next report after the one due at ``due``, never before ``moment``."""
+        return due + self.interval if due + self.interval > moment else moment + self.interval
+
+    def pause(self, until: dt.datetime) -> float:
+        """How long to sleep before looking again: until ``until``, at most :attr:`poll`."""
+        return min(seconds(until - now()), self.poll)
+
+
+class Schedule(Protocol):
+    """When an app's reports are due and which process sends them (one per scope)."""
+
+    #: the sender part of the report id (one per installation, or one per process).
+    sender: str
+    #: the database side of reporting.
+    reports: ReportStore
+
+    def follow(self, consent: Consent) -> None:
+        """The consent as last read: a change since the last look may cover counts or reschedule."""
+
+    def next_due(self, last: LastReport) -> dt.datetime | None:
+        """When the next report is due (consent given), as ``status()`` shows it."""
+
+    def tick(self, moment: dt.datetime, consent: Consent, send: Send) -> float:
+        """With consent, send the report if one is due; returns how long to sleep."""
+
+    def send_now(self, send: Send) -> tuple[Delivery | None, bool]:
+        """Send one report now, outside the schedule: what came of it, and whether it was confirmed.
+        Raises ReportRefusedError when another process is sending."""
 
 
 @dataclass(frozen=True)
@@ -62,66 +117,46 @@ class ReportStatus:
     next_due: dt.datetime | None
 
 
-class Reporting(ForkAware):
-    """Reporting for one app: consent, the reporter thread, ``report_now`` and ``status``.
+class Reporting:
+    """Reporting for one app: consent, the reporter thread, :meth:`report_now` and :meth:`status`.
 
-    ``state.reporting`` is one of these when ``CAMUNDA_TELEMETRY_REPORT_URL`` is set.
+    ``TelemetryExt.reporting(app)`` is one of these when ``CAMUNDA_TELEMETRY_REPORT_URL`` is set.
 
     .. versionadded:: 0.2.0
     """
 
-    fork_fresh = {
-        "_lock": threading.Lock,
-        "_born": _now,
-        "_sender": lambda: uuid.uuid4().hex,
-        "_due": lambda: None,
-        "_epoch": lambda: _UNSEEN,
-    }
-    _lock: threading.Lock
-    _born: dt.datetime
-    _sender: str
-    _due: dt.datetime | None
-    _epoch: dt.datetime | None
-
     def __init__(
         self,
-        config: TelemetryConfig,
-        store: ReportStore,
+        config: ReportSettings,
+        schedule: Schedule,
         source: ReportSource,
         post: Callable[..., Answer] = client.post,
     ) -> None:
-        super().__init__()
         assert config.report_url is not None
         #: the collector.
         self.report_url: str = config.report_url
-        self.cluster = config.scope == "cluster"
-        self.store = store
+        self.schedule = schedule
+        self.store = schedule.reports
         self.source = source
         self._config = config
-        self.sender = Sender(config, post, lambda: "cluster" if self.cluster else self._sender)
-        self._poll = min(config.report_interval, max(1.0, min(config.flush_interval, 60.0)))
-        attempts = config.report_retries + 1
-        backoff = sum(backoff_cap(n) for n in range(1, attempts))
-        self._lease = dt.timedelta(seconds=attempts * 2 * config.report_timeout + backoff + LEASE_MARGIN)
-        self.thread = ReporterThread(self._tick, source.app_context, self._poll)
-
-    @property
-    def _busy(self) -> threading.RLock:
-        """Held around the reporter's database work (a fork waits for it)."""
-        return self.thread.busy
+        self.timing = Timing.of(config)
+        self.sender = Sender(config, post, lambda: schedule.sender)
+        self.thread = Periodic(
+            "camunda-telemetry-report", self._tick, source.app_context, what="reporting",
+            retry=self.timing.poll, hold_tick=False, exit_wait=SHUTDOWN_WAIT, exit_order=0,
+        )
 
     # -- consent and status (any thread) --------------------------------------------------
 
-    def _consent(self) -> Consent:
-        with self._busy:
-            return self.store.consent(self._config.initialize, _now(), self._config.report_delay)
-
-    def _follow_consent(self) -> Consent:
-        """The consent, after a change made behind the extension's back (counts of this process
-        flushed first, so that those made before it count as before it)."""
-        with self._busy:
+    def _consent(self, *, follow: bool = False) -> Consent:
+        """The consent; with ``follow``, after a change made behind the extension's back (the
+        counts of this process flushed first, so that those made before it count as before it)."""
+        config, delay = self._config, self._config.report_delay
+        if not follow:
+            return self.store.consent(config.initialize, now(), delay)
+        with self.store.busy:
             self.source.flush()
-            return self.store.follow_consent(self._config.initialize, _now(), self._config.report_delay)
+            return self.store.follow_consent(config.initialize, now(), delay)
 
     def consent(self) -> bool | None:
         """The consent every process on the database shares (read from the database)."""
@@ -132,18 +167,14 @@ class Reporting(ForkAware):
         document shows start again from zero (everywhere) and the first report is due
         ``REPORT_DELAY`` seconds later; to false, no process sends again."""
         self.source.flush()  # what this process counted so far counts as before the change
-        consent = self.store.set_consent(value, self._config.initialize, _now(), self._config.report_delay)
-        if not self.cluster:
-            self._follow(consent)
+        config = self._config
+        self.schedule.follow(self.store.set_consent(value, config.initialize, now(), config.report_delay))
         self.thread.wake()
 
     def status(self) -> ReportStatus:
         """The last attempt (by any process) and when the next report is due."""
         last = self.store.last()
-        consent = self._consent()
-        next_due = None
-        if consent.value is True:
-            next_due = last.due if self.cluster else self._due
+        next_due = self.schedule.next_due(last) if self._consent().value is True else None
         error = None
         if last.error == HTTP_STATUS:
             error = f"the collector answered {last.status}"
@@ -153,35 +184,10 @@ class Reporting(ForkAware):
 
     # -- sending ---------------------------------------------------------------------------
 
-    def _next(self, due: dt.datetime, now: dt.datetime) -> dt.datetime:
-        step = dt.timedelta(seconds=self._config.report_interval)
-        return due + step if due + step > now else now + step
-
-    def _deliver(self, attempts: int) -> Delivery:
-        with self._busy:
+    def _send(self, attempts: int) -> Delivery:
+        with self.store.busy:
             snapshot = self.source.snapshot()
         return self.sender.deliver(snapshot, attempts, self.thread.stopping, lambda: self._consent().value is True)
-
-    def _finish_claim(self, until: dt.datetime, due: dt.datetime | None, delivery: Delivery | None) -> bool:
-        end = _now()
-        confirmed = delivery is not None and delivery.confirm is not None
-        next_due = self._next(due, end) if due is not None else (self._next(end, end) if confirmed else None)
-        with self._busy:
-            return self.store.finish(
-                until=until,
-                next_due=next_due,
-                outcome=delivery.outcome if delivery is not None else None,
-                confirm=delivery.confirm if delivery is not None else None,
-            )
-
-    def _finish_local(self, delivery: Delivery) -> bool:
-        confirmed = False
-        if delivery.confirm is not None:
-            confirmed = self.source.confirm(delivery.snapshot, delivery.confirm[1])
-        if delivery.outcome is not None:
-            with self._busy:
-                self.store.record(delivery.outcome)
-        return confirmed
 
     def report_now(self, *, dry_run: bool = False) -> ReportResult:
         """Send a report now, once, outside the schedule (``flask telemetry report``); with
@@ -192,23 +198,13 @@ class Reporting(ForkAware):
         if dry_run:
             body, headers = self.sender.build(self.source.snapshot())
             return ReportResult(body, headers, None, False)
-        consent = self._follow_consent()
+        consent = self._consent(follow=True)
         if consent.value is not True:
             raise ReportRefusedError(
                 f"Consent is {'undecided' if consent.value is None else 'false'}: nothing is sent without it. "
                 'The owner gives it with POST /telemetry/configuration {"enableTelemetry": true}.'
             )
-        until = _now() + self._lease
-        if self.cluster and self.store.claim(_now(), until, force=True) is None:
-            raise ReportRefusedError("Another process is sending a report right now; try again in a minute.")
-        delivery: Delivery | None = None
-        try:
-            delivery = self._deliver(attempts=1)
-        finally:
-            confirmed = (
-                self._finish_claim(until, None, delivery) if self.cluster
-                else delivery is not None and self._finish_local(delivery)
-            )
+        delivery, confirmed = self.schedule.send_now(self._send)
         assert delivery is not None
         if delivery.answer is None and delivery.outcome is None:
             raise ReportRefusedError("Consent was withdrawn meanwhile: nothing was sent.")
@@ -217,59 +213,15 @@ class Reporting(ForkAware):
         body, headers = self.sender.build(delivery.snapshot)
         return ReportResult(body, headers, delivery.answer, confirmed)
 
-    # -- the schedule ----------------------------------------------------------------------
-
-    def _follow(self, consent: Consent) -> None:
-        """Process scope: consent given since this process last looked (or since it started)
-        covers everything it counted before; the first report is due REPORT_DELAY later."""
-        with self._lock:
-            if consent.given == self._epoch:
-                return
-            seen, self._epoch = self._epoch, consent.given
-            if consent.given is not None and (seen is not _UNSEEN or consent.given > self._born):
-                self.source.cover(consent.given)
-                self._due = consent.given + dt.timedelta(seconds=self._config.report_delay)
-            elif consent.given is None:
-                self._due = None
-
     def _tick(self) -> float:
         """One look at consent and the schedule, and a report if one is due. Returns how long
         to wait before the next look."""
-        now = _now()
-        delay = dt.timedelta(seconds=self._config.report_delay)
-        consent = self._follow_consent()
-        if not self.cluster:
-            self._follow(consent)
+        moment = now()
+        consent = self._consent(follow=True)
+        self.schedule.follow(consent)
         if consent.value is not True:
-            return self._poll
-        if self.cluster:
-            with self._busy:
-                due = max(self.store.due(now + delay), self._born + delay)
-        else:
-            due = self._due = self._due or max(self._born, consent.given or self._born) + delay
-        if now < due:
-            return min(_seconds(due - now), self._poll)
-        return self._report_claimed(now) if self.cluster else self._report_own(due)
-
-    def _report_own(self, due: dt.datetime) -> float:
-        """Process scope: this process's report, on its own schedule."""
-        self._finish_local(self._deliver(self._config.report_retries + 1))
-        self._due = self._next(due, _now())
-        return min(_seconds(self._due - _now()), self._poll)
-
-    def _report_claimed(self, now: dt.datetime) -> float:
-        """Cluster scope: the installation's report, if this process wins the claim."""
-        until = now + self._lease
-        with self._busy:
-            claimed = self.store.claim(now, until)
-        if claimed is None:
-            return self._poll
-        delivery: Delivery | None = None
-        try:
-            delivery = self._deliver(self._config.report_retries + 1)
-        finally:
-            self._finish_claim(until, claimed, delivery)
-        return min(_seconds(self._next(claimed, _now()) - _now()), self._poll)
+            return self.timing.poll
+        return self.schedule.tick(moment, consent, self._send)
 
     # -- the thread ------------------------------------------------------------------------
 
@@ -282,6 +234,7 @@ class Reporting(ForkAware):
         self.thread.start()
 
     def stop(self, wait: float = SHUTDOWN_WAIT) -> None:
-        """Stop the reporter thread, waiting at most ``wait`` seconds for a report in flight;
+        """Stop the reporter thread, waiting at most ``wait`` seconds for a report in flight
+        (which then ends unconfirmed and is sent again, under the same id, by a later report);
         sends nothing itself."""
         self.thread.stop(wait)

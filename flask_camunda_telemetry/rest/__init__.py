@@ -1,1 +1,1 @@
-"""The REST routes: the blueprint, its JSON responses and errors, and the OpenAPI description."""
+"""The engine's REST routes: ``/telemetry/data``, ``/telemetry/configuration`` and the OpenAPI description."""

@@ -1,8 +1,8 @@
 """The blueprint: ``/telemetry/data``, ``/telemetry/configuration``, and JSON errors for both.
 
 Every route answers JSON in Camunda's shape, including for a wrong method, whatever it is (405
-with ``Allow``: the routes take every method, see :mod:`.routes`), a body that is not JSON or
-nests too deeply (400), and an unknown sub-path under ``/telemetry/`` (404). ``/telemetry/``
+with ``Allow``: the routes take every method, see :mod:`..web.routes`), a body that is not JSON
+or nests too deeply (400), and an unknown sub-path under ``/telemetry/`` (404). ``/telemetry/``
 itself is the page (:mod:`..pages`).
 """
 
@@ -19,14 +19,12 @@ from werkzeug.exceptions import (
 )
 
 from ..document.schemas import TelemetryDataSchema
+from ..openapi import build_spec
 from ..state import get_state
-from .bodies import JsonTooDeepError, load_json
-from .guards import admit, allow, check_access, refusal_response
-from .openapi import build_spec
-from .responses import handle_exception, json_response, register_json_errors
-from .routes import add_blueprint_route, refuse_other_methods
-
-__all__ = ["BLUEPRINT_NAME", "make_blueprint", "serve_openapi"]
+from ..web.bodies import JsonTooDeepError, load_json
+from ..web.guards import admit, allow, check_hook, refusal_response
+from ..web.responses import handle_exception, json_response, register_json_errors
+from ..web.routes import add_blueprint_route, refuse_other_methods
 
 BLUEPRINT_NAME = "camunda_telemetry"
 
@@ -35,12 +33,12 @@ _data_schema = TelemetryDataSchema()
 
 
 def telemetry_data() -> Response:
-    stop = admit(("GET", "HEAD"), refusal_response)
+    state = get_state()
+    stop = admit(("GET", "HEAD"), state.ext.authorize, refusal_response)
     if stop is not None:
         return stop
-    state = get_state()
     state.observe_server(request.environ)
-    return json_response(_data_schema.dump(state.read("data", state.collect)))  # bounded: one read waits
+    return json_response(_data_schema.dump(state.read("data", state.document)))  # bounded: one read waits
 
 
 def _consent_body() -> bool:
@@ -73,7 +71,7 @@ def telemetry_configuration() -> Response | tuple[str, int]:
             return json_response({"enableTelemetry": False})
         _consent_body()
         return "", 204  # nothing is ever sent, so there is nothing to switch (as in Camunda 7.22+)
-    refusal = check_access(state)
+    refusal = check_hook(state.ext.authorize)
     if refusal is not None:
         return refusal_response(refusal, "SET" if request.method == "POST" else "READ")
     if request.method != "POST":

@@ -25,8 +25,6 @@ from sqlalchemy.engine import Connection
 from ..exceptions import DatabaseUnavailableError
 from ..forking import ForkAware
 
-__all__ = ["OWN_ENGINES", "bounded_checkout"]
-
 #: Engines made by the extension: their connects are bounded by their connect arguments.
 OWN_ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
 

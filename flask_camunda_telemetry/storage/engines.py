@@ -21,17 +21,32 @@ from sqlalchemy.pool import QueuePool
 
 from ..exceptions import ConfigurationError
 from ..forking import ForkAware
+from ..settings import Key, parse_optional_str
 from .checkout import OWN_ENGINES
 from .timeouts import after_connect, connect_args
-from .urls import check_database_uri
+from .urls import check_database_uri, parse_database_uri
 
 if TYPE_CHECKING:
     from flask_sqlalchemy import SQLAlchemy
 
-__all__ = ["SQLITE_FILE", "LazyEngine", "resolve_database"]
-
 #: The SQLite file in the instance folder used when nothing else names a database.
 SQLITE_FILE = "camunda_telemetry.sqlite"
+
+
+def database_keys(fallback: str) -> tuple[Key, Key]:
+    """``DATABASE_URI`` and ``BIND_KEY``, as this extension and the collector declare them;
+    ``fallback``: the database used when nothing names one.
+
+    .. versionadded:: 0.2.0
+    """
+    return (
+        Key("DATABASE_URI", None, parse_database_uri,
+            f"The database; ``None`` uses ``db`` if given, then ``SQLALCHEMY_DATABASE_URI``, then {fallback}. "
+            "Checked at ``init_app`` without connecting: a URI SQLAlchemy cannot parse, an unknown backend, a "
+            "driver that is not installed or an asyncio one (``postgresql+asyncpg``) fails there."),
+        Key("BIND_KEY", None, parse_optional_str,
+            "A Flask-SQLAlchemy bind: with ``db`` its engine, without ``db`` the URI in ``SQLALCHEMY_BINDS``."),
+    )
 
 
 class LazyEngine(ForkAware):

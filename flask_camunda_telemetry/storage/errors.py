@@ -27,8 +27,6 @@ from sqlalchemy.exc import DataError
 from ..exceptions import DatabasePermissionError, DatabaseUnavailableError, TableMissingError
 from ..forking import ForkAware
 
-__all__ = ["OutageLog", "Problem", "classify", "database_error", "driver_detail", "table_named"]
-
 log = logging.getLogger("flask_camunda_telemetry")
 
 T = TypeVar("T")

@@ -16,23 +16,13 @@ from collections.abc import Mapping
 from sqlalchemy import Table, and_, insert, select, update
 from sqlalchemy.engine import Connection
 
-from ..counting.counts import from_us
-from .store import META, START_DATE
-
-__all__ = [
-    "CONSENT_GIVEN",
-    "DUE",
-    "LAST_AT",
-    "LAST_ERROR",
-    "LAST_STATUS",
-    "LEASE",
-    "REPORTED",
-    "MetaRows",
-    "document_counts",
-]
+from ..clock import from_us
+from ..document.counts import Kind
+from .resets import META
+from .store import START_DATE
 
 #: Lifetime kind -> the kind recording what has been reported of it.
-REPORTED = {"command": "command-reported", "metric": "metric-reported"}
+REPORTED = {kind: f"{kind}-reported" for kind in Kind}
 #: When the next report is due (cluster scope).
 DUE = "report-due"
 #: Until when the process that claimed the due report holds the claim (0: nobody).

@@ -16,7 +16,9 @@ number of senders, resets or consent changes racing with it.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+import logging
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -24,18 +26,25 @@ from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from ..counting.counts import from_us, to_us
+from ..clock import from_us, to_us
+from ..document.counts import Counts
 from ..exceptions import DatabaseUnavailableError
+from ..forking import ForkAware
 from .meta import CONSENT_GIVEN, DUE, LAST_AT, LAST_ERROR, LAST_STATUS, LEASE, REPORTED, MetaRows
-from .store import META, START_DATE, TelemetryStore
+from .resets import META
+from .store import START_DATE, TelemetryStore
 
-__all__ = ["CONSENT", "Consent", "LastReport", "ReportStore"]
+log = logging.getLogger("flask_camunda_telemetry")
 
 #: Camunda's consent property.
 CONSENT = "camunda.telemetry.enabled"
 
 T = TypeVar("T")
 _ATTEMPTS = 12
+#: How long a fork waits for the reporter's database work in progress (seconds).
+FORK_WAIT = 30.0
+#: What consent given does to the counts in the same transaction (cluster scope: marks them reported).
+CoverCounts = Callable[[Connection, dt.datetime], None]
 
 
 def _consent_text(value: bool | None) -> str:
@@ -71,29 +80,47 @@ class LastReport:
     due: dt.datetime | None
 
 
-class ReportStore:
+class ReportStore(ForkAware):
     """Reporting's database access, on the tables and transactions of a :class:`TelemetryStore`.
 
-    ``shared_counts``: cluster scope, where the counts and their start date are in the database;
-    in process scope they are in each process's memory and only consent, the time it was given
-    and the last attempt are shared.
+    ``cover``: what consent given does to the counts, in the transaction that records it (cluster
+    scope: everything counted so far is marked reported, see :func:`cover_shared_counts`); None
+    where the counts are in each process's memory (process scope: each process covers its own).
+
+    The reporter's database work holds :attr:`busy`, which a fork waits for (see :mod:`..forking`).
     """
 
-    def __init__(self, store: TelemetryStore, *, shared_counts: bool) -> None:
+    fork_fresh = {"busy": threading.RLock, "_held_for_fork": lambda: False}
+    busy: threading.RLock
+    _held_for_fork: bool
+
+    def __init__(self, store: TelemetryStore, *, cover: CoverCounts | None) -> None:
+        super().__init__()
         self.store = store
-        self.shared_counts = shared_counts
+        self._cover = cover
         self._rows = MetaRows(store.tables.count)
+
+    def before_fork(self) -> None:
+        self._held_for_fork = self.busy.acquire(timeout=FORK_WAIT)
+        if not self._held_for_fork:
+            log.warning("forking while the telemetry reporter's database work has run for over %ss", FORK_WAIT)
+
+    def after_fork_in_parent(self) -> None:
+        if self._held_for_fork:
+            self._held_for_fork = False
+            self.busy.release()
 
     # -- plumbing -------------------------------------------------------------------------
 
     def _run(self, action: str, work: Callable[[Connection], T]) -> T:
         """One transaction; run again when a concurrent insert of the same row won."""
-        self.store.ensure_tables()
-        for _ in range(_ATTEMPTS):
-            try:
-                return self.store._retry(action, work)
-            except IntegrityError:  # a concurrent insert of the same row won: run it again
-                continue
+        with self.busy:
+            self.store.ensure_tables()
+            for _ in range(_ATTEMPTS):
+                try:
+                    return self.store._retry(action, work)
+                except IntegrityError:  # a concurrent insert of the same row won: run it again
+                    continue
         raise DatabaseUnavailableError(f"Cannot {action}: too many concurrent changes; retry later.")
 
     # -- consent --------------------------------------------------------------------------
@@ -121,36 +148,15 @@ class ReportStore:
         return Consent(value, from_us(given) if value and given else None)
 
     def _give(self, conn: Connection, now: dt.datetime, delay: float, *, from_start: bool = False) -> None:
-        """Consent became true: everything counted so far is marked reported (lifetime rows stay),
-        the start date moves to ``now`` and the first report is due ``delay`` seconds later.
-        Done once, by whoever swaps ``consent-given`` from 0. (In process scope each process
-        does the same to its own counts when it sees ``consent-given`` change.)
+        """Consent became true: the counts are covered (see ``cover``) and the first report is due
+        ``delay`` seconds later. Done once, by whoever swaps ``consent-given`` from 0.
 
         ``from_start``: consent written from ``INITIALIZE`` when the database had none; it holds
-        from the start date on (``consent-given`` = 1), so nothing is zeroed.
-
-        Rows are locked in the order a confirmation locks them (start date, reported rows,
-        lease, schedule), and the totals are read with a locking read, so that a confirmation
-        committed meanwhile is seen even under MariaDB's repeatable read."""
+        from the start date on (``consent-given`` = 1), so nothing is covered."""
         if not self._rows.swap(conn, CONSENT_GIVEN, 0, 1 if from_start else to_us(now)):
             return
-        if self.shared_counts and not from_start:
-            self._rows.put(conn, START_DATE, to_us(now))
-            count = self.store.tables.count
-            kinds = [*REPORTED, *REPORTED.values()]
-            query = (  # in the order a flush locks them
-                select(count.c.kind, count.c.name, count.c.total)
-                .where(count.c.kind.in_(kinds))
-                .order_by(count.c.kind, count.c.name)
-            )
-            totals = {(kind, name): int(total) for kind, name, total in conn.execute(query.with_for_update())}
-            unreported = [
-                {"kind": REPORTED[kind], "name": name, "total": total - totals.get((REPORTED[kind], name), 0)}
-                for (kind, name), total in sorted(totals.items())
-                if kind in REPORTED and total > totals.get((REPORTED[kind], name), 0)
-            ]
-            if unreported:
-                self.store._upsert(conn, unreported)
+        if self._cover is not None and not from_start:
+            self._cover(conn, now)
         self._rows.put(conn, LEASE, 0)
         self._rows.put(conn, DUE, to_us(now + dt.timedelta(seconds=delay)))
 
@@ -228,11 +234,11 @@ class ReportStore:
         until: dt.datetime,
         next_due: dt.datetime | None,
         outcome: tuple[dt.datetime, int, int] | None,
-        confirm: tuple[dt.datetime, dt.datetime, Mapping[str, Mapping[str, int]]] | None = None,
+        confirm: tuple[Counts, dt.datetime] | None = None,
     ) -> bool:
-        """End a claimed report in one transaction: with ``confirm`` = (start date the report
-        carried, send time, counts sent by kind), add the counts to what was reported and move
-        the start date, if it still is the one the report carried; release the claim, schedule
+        """End a claimed report in one transaction: with ``confirm`` = (the counts the report
+        carried, with its start date; the send time), add the counts to what was reported and
+        move the start date, if it still is the one the report carried; release the claim, schedule
         the next report at ``next_due`` (None: leave the schedule) and record ``outcome`` =
         (time, HTTP status or 0, error code or 0). Returns whether the counts were confirmed."""
 
@@ -249,14 +255,12 @@ class ReportStore:
 
         return self._run("record the report", work)
 
-    def _confirm(
-        self, conn: Connection, start: dt.datetime, sent_at: dt.datetime, counts: Mapping[str, Mapping[str, int]]
-    ) -> bool:
-        if not self._rows.swap(conn, START_DATE, to_us(start), to_us(sent_at)):
+    def _confirm(self, conn: Connection, counts: Counts, sent_at: dt.datetime) -> bool:
+        if not self._rows.swap(conn, START_DATE, to_us(counts.start), to_us(sent_at)):
             return False
         rows = [
             {"kind": REPORTED[kind], "name": name, "total": n}
-            for kind, by_name in sorted(counts.items())
+            for kind, by_name in counts.by_kind().items()
             for name, n in sorted(by_name.items())
             if n > 0
         ]
@@ -278,8 +282,7 @@ class ReportStore:
 
     def last(self) -> LastReport:
         """The last attempt and the next due time, as recorded."""
-        self.store.ensure_tables()
-        meta = self.store._retry("read the report status", self._rows.read)
+        meta = self._run("read the report status", self._rows.read)
         at, due = meta.get(LAST_AT), meta.get(DUE)
         return LastReport(
             at=from_us(at) if at else None,
@@ -287,3 +290,33 @@ class ReportStore:
             error=meta.get(LAST_ERROR) or None,
             due=from_us(due) if due else None,
         )
+
+
+def cover_shared_counts(store: TelemetryStore) -> CoverCounts:
+    """Cluster scope's ``cover``: everything counted so far is marked reported (the lifetime rows
+    stay) and the start date moves to the time consent was given.
+
+    Rows are locked in the order a confirmation locks them (start date, reported rows, lease,
+    schedule), and the totals are read with a locking read, so that a confirmation committed
+    meanwhile is seen even under MariaDB's repeatable read."""
+    rows = MetaRows(store.tables.count)
+
+    def cover(conn: Connection, now: dt.datetime) -> None:
+        rows.put(conn, START_DATE, to_us(now))
+        count = store.tables.count
+        kinds = [*REPORTED, *REPORTED.values()]
+        query = (  # in the order a flush locks them
+            select(count.c.kind, count.c.name, count.c.total)
+            .where(count.c.kind.in_(kinds))
+            .order_by(count.c.kind, count.c.name)
+        )
+        totals = {(kind, name): int(total) for kind, name, total in conn.execute(query.with_for_update())}
+        unreported = [
+            {"kind": REPORTED[kind], "name": name, "total": total - totals.get((REPORTED[kind], name), 0)}
+            for (kind, name), total in sorted(totals.items())
+            if kind in REPORTED and total > totals.get((REPORTED[kind], name), 0)
+        ]
+        if unreported:
+            store._upsert(conn, unreported)
+
+    return cover

@@ -15,8 +15,6 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, Table, and_, insert, select, update
 from sqlalchemy.engine import Connection
 
-__all__ = ["META", "RESET_AT", "locked_reset_time", "read_reset_time", "write_reset_time"]
-
 #: The kind of the counts table's rows that hold the extension's own values (dates, codes).
 META = "meta"
 #: The ``meta`` row holding when the shared counts were last reset (0: never).

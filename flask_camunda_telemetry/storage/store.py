@@ -20,7 +20,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.expression import Executable
 
-from ..counting.counts import Stamped, from_us, to_us
+from ..clock import from_us, to_us
+from ..counting.counts import Stamped
 from ..document.environment import detect_database
 from ..document.model import Database
 from ..exceptions import DatabaseUnavailableError, TableMissingError
@@ -29,11 +30,9 @@ from .engines import LazyEngine
 from .errors import OutageLog, table_named
 from .resets import META, read_reset_time, write_reset_time
 from .tables import TelemetryTables
-from .timeouts import hold
+from .timeouts import hold, release_watchdog
 from .transactions import ATTEMPTS, create_missing_tables, run_transaction
 from .writing import RefusedRows, Row, SinceReset, upsert_counts, write_counts
-
-__all__ = ["INSTALLATION_ID", "META", "START_DATE", "TelemetryStore"]
 
 #: The property Camunda stores its installation id under.
 INSTALLATION_ID = "camunda.installation.id"
@@ -67,6 +66,13 @@ class TelemetryStore(ForkAware):
     @property
     def engine(self) -> Engine:
         return self.lazy_engine()
+
+    def close(self, release: bool = True) -> None:
+        """Let go of the database: the extension's own engine is disposed of (made anew if used
+        again); with ``release``, the watchdog thread ends at once if it has nothing to watch."""
+        self.lazy_engine.dispose()
+        if release:
+            release_watchdog()
 
     def _retry(self, action: str, work: Callable[[Connection], T]) -> T:
         return self._outages.run(lambda: self._recreating(action, work))

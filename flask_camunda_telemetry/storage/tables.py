@@ -21,9 +21,6 @@ from sqlalchemy.sql.compiler import RESERVED_WORDS
 
 from ..exceptions import ConfigurationError
 
-__all__ = ["RESERVED", "TelemetryTables", "check_table_name", "define_tables"]
-
-
 #: Words a table name with capitals may not be (in any case): reserved on some backend.
 RESERVED = frozenset(
     word.lower()

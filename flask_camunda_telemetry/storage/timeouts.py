@@ -37,8 +37,6 @@ from ..exceptions import DatabaseUnavailableError
 from ..forking import ForkAware
 from .checkout import bounded_checkout
 
-__all__ = ["GRACE", "Deadline", "after_connect", "bounded_connection", "bounded_transaction", "connect_args", "hold"]
-
 #: How long after the bound the watchdog interrupts a connection (server-side timeouts come first).
 GRACE = 0.5
 #: libpq's smallest connect timeout (it takes whole seconds and treats 1 as 2).
@@ -126,9 +124,9 @@ def _interrupt(dbapi: Any) -> None:
             dup.shutdown(socket.SHUT_RDWR)
 
 
-#: Seconds the watchdog thread stays with nothing to watch before it ends (a process that stops
-#: using the database, or drops its apps, keeps no thread of ours).
-IDLE_EXIT = 5.0
+#: Seconds the watchdog thread stays with nothing to watch before it ends (an idle process keeps
+#: no thread of ours for it; a busy one starts it about once per flush).
+IDLE_EXIT = 1.0
 
 
 class _Watchdog(ForkAware):
@@ -141,24 +139,30 @@ class _Watchdog(ForkAware):
         "_watched": dict,
         "_thread": lambda: None,
         "_tokens": lambda: itertools.count(),
+        "_release": lambda: False,
     }
     _lock: threading.Lock
     _wake: threading.Event
     _watched: dict[int, tuple[float, Any]]
     _thread: threading.Thread | None
     _tokens: itertools.count[int]
+    _release: bool
 
     @contextlib.contextmanager
     def watching(self, dbapi: Any, after: float) -> Iterator[Callable[[], contextlib.AbstractContextManager[None]]]:
         """Interrupt ``dbapi`` (a DB-API connection) if the block lasts more than ``after`` seconds.
         Yields ``paused``: a block in ``with paused():`` is never interrupted (a commit)."""
         at = time.monotonic() + after
+        thread = None
         with self._lock:
             token = next(self._tokens)
             self._watched[token] = (at, dbapi)
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="camunda-telemetry-db-watchdog", daemon=True)
-                self._thread.start()
+                thread = self._thread = threading.Thread(
+                    target=self._run, name="camunda-telemetry-db-watchdog", daemon=True
+                )
+        if thread is not None:  # outside the lock: a start may run a finalizer that closes a store
+            thread.start()
         self._wake.set()
 
         @contextlib.contextmanager
@@ -177,6 +181,15 @@ class _Watchdog(ForkAware):
         finally:
             with self._lock:
                 self._watched.pop(token, None)
+                idle = not self._watched
+            if idle:  # the thread may sleep towards this deadline: it counts its idle time from now
+                self._wake.set()
+
+    def release(self) -> None:
+        """End the thread now if it has nothing to watch (an app was closed): the next
+        :meth:`watching` starts a new one. Takes no lock (a finalizer may call it anywhere)."""
+        self._release = True
+        self._wake.set()
 
     def _run(self) -> None:
         idle_since: float | None = None
@@ -186,21 +199,27 @@ class _Watchdog(ForkAware):
                 now = time.monotonic()
                 due = [token for token, (at, _) in self._watched.items() if at <= now]
                 connections = [self._watched.pop(token)[1] for token in due]
+                released, self._release = self._release, False
                 if self._watched or connections:
                     idle_since = None
                     wait = min((at for at, _ in self._watched.values()), default=now) - now
-                elif idle_since is not None and now - idle_since >= IDLE_EXIT:
-                    self._thread = None  # under the lock: the next watching() starts a new one
-                    return
                 else:
                     idle_since = now if idle_since is None else idle_since
-                    wait = IDLE_EXIT
+                    if released or now - idle_since >= IDLE_EXIT:
+                        self._thread = None  # under the lock: the next watching() starts a new one
+                        return
+                    wait = idle_since + IDLE_EXIT - now
             for dbapi in connections:
                 _interrupt(dbapi)
             self._wake.wait(wait)
 
 
 _watchdog = _Watchdog()
+
+
+def release_watchdog() -> None:
+    """Let the watchdog thread end now if it has nothing to watch (see :meth:`_Watchdog.release`)."""
+    _watchdog.release()
 
 
 def _restore(conn: Connection, sql: str) -> None:

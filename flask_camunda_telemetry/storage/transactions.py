@@ -18,8 +18,6 @@ from ..exceptions import DatabaseUnavailableError
 from .errors import Problem, classify, database_error, driver_detail
 from .timeouts import Deadline, bounded_connection, bounded_transaction
 
-__all__ = ["ATTEMPTS", "create_missing_tables", "run_transaction"]
-
 T = TypeVar("T")
 
 _TRANSIENT = ("deadlock", "lock wait timeout", "database is locked", "could not serialize", "busy")

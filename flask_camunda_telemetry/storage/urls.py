@@ -20,8 +20,6 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from ..exceptions import ConfigurationError
 
-__all__ = ["check_database_uri", "parse_database_uri"]
-
 _CREDENTIALS = re.compile(r"(://[^/@:]*:)[^/@]*@")
 
 

@@ -36,8 +36,6 @@ from ..forking import ForkAware
 from .errors import Problem, classify, driver_detail
 from .resets import locked_reset_time
 
-__all__ = ["RefusedRows", "Row", "SinceReset", "count_rows", "upsert_counts", "write_counts"]
-
 log = logging.getLogger("flask_camunda_telemetry")
 
 #: ``{"kind": ..., "name": ..., "total": ...}``, one upsert.

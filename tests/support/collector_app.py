@@ -20,8 +20,8 @@ import sqlalchemy as sa
 from flask import Flask, request
 
 from flask_camunda_telemetry import AuthenticationRequired
-from flask_camunda_telemetry.collector import TelemetryCollector, get_collector_state
-from flask_camunda_telemetry.collector.state import utc_now
+from flask_camunda_telemetry.collector import TelemetryCollector
+from flask_camunda_telemetry.collector.state import get_collector_state, utc_now
 
 from .reports import RECEIVED_AT_HEADER
 

@@ -21,14 +21,6 @@ from werkzeug.routing import Rule
 
 from .guards import allow
 
-__all__ = [
-    "add_app_route",
-    "add_blueprint_route",
-    "add_static_route",
-    "methods_of_other_routes",
-    "refuse_other_methods",
-]
-
 #: Methods tried to find which other route serves a path (see :func:`methods_of_other_routes`).
 _PROBED = ("GET", "POST", "PUT", "PATCH", "DELETE")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib.metadata
 from typing import TYPE_CHECKING, Any
 
-from ..document.schemas import (
+from .document.schemas import (
     AuthorizationErrorSchema,
     CamundaDateTime,
     ErrorSchema,

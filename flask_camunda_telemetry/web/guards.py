@@ -1,6 +1,7 @@
-"""What every route of the extension checks first: the request's method and the ``authorize`` hook.
+"""What every route checks first: the request's method and the ``authorize`` hook.
 
-The JSON routes and the HTML page share these checks and answer a refusal each in its own form.
+The hook is passed in (read off the extension object when the request needs it), so the engine's
+routes, its page and the collector's share these checks and answer a refusal each in its own form.
 """
 
 from __future__ import annotations
@@ -12,18 +13,10 @@ from flask import Response, current_app, request
 from werkzeug.exceptions import MethodNotAllowed
 
 from ..exceptions import AuthenticationRequired, AuthorizationDenied
-from ..state import TelemetryState, get_state
 from .responses import authorization_error, error_response
 
-__all__ = [
-    "WWW_AUTHENTICATE",
-    "Refusal",
-    "admit",
-    "allow",
-    "check_access",
-    "check_hook",
-    "refusal_response",
-]
+#: What an ``authorize`` hook is: no arguments; truthy allows.
+Hook = Callable[[], object]
 
 #: The challenge a 401 carries.
 WWW_AUTHENTICATE = 'Bearer realm="telemetry"'
@@ -55,9 +48,8 @@ class Refusal:
     challenge: str | None = None
 
 
-def check_hook(hook: Callable[[], object] | None) -> Refusal | None:
-    """None when the ``authorize`` hook lets the request go on (or there is none), else the
-    refusal. The collector's routes run their hook through it too."""
+def check_hook(hook: Hook | None) -> Refusal | None:
+    """None when the ``authorize`` hook lets the request go on (or there is none), else the refusal."""
     if hook is None:
         return None
     try:
@@ -67,11 +59,6 @@ def check_hook(hook: Callable[[], object] | None) -> Refusal | None:
     except AuthorizationDenied as exc:
         return Refusal(403, str(exc), exc.user_id)
     return None if allowed else Refusal(403, "the telemetry data may not be read by this request")
-
-
-def check_access(state: TelemetryState) -> Refusal | None:
-    """None when the request may read the data (or no hook is set), else the refusal."""
-    return check_hook(state.authorizer())
 
 
 def refusal_response(refusal: Refusal, permission: str = "READ") -> Response:
@@ -84,11 +71,11 @@ def refusal_response(refusal: Refusal, permission: str = "READ") -> Response:
     return authorization_error(refusal.user_id, permission)
 
 
-def admit(methods: tuple[str, ...], refuse: Callable[[Refusal], Response]) -> Response | None:
-    """None when the request may go on (an allowed method, and the hook agrees); else what to
+def admit(methods: tuple[str, ...], hook: Hook | None, refuse: Callable[[Refusal], Response]) -> Response | None:
+    """None when the request may go on (an allowed method, and ``hook`` agrees); else what to
     answer: the OPTIONS answer, or ``refuse(refusal)``. A wrong method raises a 405."""
     options = allow(*methods)
     if options is not None:
         return options
-    refusal = check_access(get_state())
+    refusal = check_hook(hook)
     return None if refusal is None else refuse(refusal)

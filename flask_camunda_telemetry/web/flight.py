@@ -21,8 +21,6 @@ from typing import Any, TypeVar
 from ..exceptions import DatabaseUnavailableError
 from ..forking import ForkAware
 
-__all__ = ["SHARE_WAIT", "SingleFlight"]
-
 T = TypeVar("T")
 
 #: How long a read waits for another read in flight (seconds) before answering 503.

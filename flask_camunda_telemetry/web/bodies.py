@@ -15,8 +15,6 @@ from typing import Any
 
 from ..exceptions import TelemetryError
 
-__all__ = ["MAX_DEPTH", "JsonTooDeepError", "load_json"]
-
 #: The deepest nesting of arrays and objects a body may have (Camunda's document has 5 levels).
 MAX_DEPTH = 32
 

@@ -14,8 +14,6 @@ from werkzeug.exceptions import HTTPException, default_exceptions
 
 from ..exceptions import DatabaseUnavailableError
 
-__all__ = ["authorization_error", "error_response", "handle_exception", "json_response", "register_json_errors"]
-
 log = logging.getLogger("flask_camunda_telemetry")
 
 #: HTTP status -> the exception type Camunda's REST layer names in its body.
