@@ -43,6 +43,18 @@ def test_the_readmes_configuration_table_is_generated_from_keys() -> None:
     assert found == block, "README.rst's configuration table is not config.KEYS: run python docs/_ext/config_keys.py"
 
 
+def test_the_readme_is_a_front_page_whose_test_command_ci_runs() -> None:
+    """At most 300 lines (the manual is docs/), and its command that runs the tests is the one
+    .ci/run runs (with pip's ``-q``)."""
+    text = README.read_text()
+    assert len(text.splitlines()) <= 300, "README.rst is a front page: move the details to docs/"
+    (command,) = (line.strip() for line in text.splitlines() if "-m pytest" in line and "pip install" in line)
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert command.replace(" pip install ", " pip install -q ") in ci.splitlines(), (
+        f".ci/run no longer runs the README's test command {command!r}"
+    )
+
+
 def test_the_readme_is_valid_restructuredtext() -> None:
     core = pytest.importorskip("docutils.core")
     core.publish_doctree(README.read_text(), settings_overrides={"halt_level": 2, "report_level": 2})

@@ -13,7 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "flask_camunda_telemetry"
 #: What the sdist carries besides the package: enough to run the tests and build the docs.
-SDIST_FILES = ("CHANGES.rst", "LICENSE", "README.rst", "setup.cfg", "pyproject.toml", "MANIFEST.in")
+SDIST_FILES = ("CHANGES.rst", "LICENSE", "README.rst", "setup.cfg", "pyproject.toml", "MANIFEST.in", ".ci/run")
 SDIST_FOLDERS = ("flask_camunda_telemetry", "tests", "docs", "example_app", "benchmarks")
 #: Never shipped: what a working tree makes (caches, builds, databases, virtual environments).
 LEFT_OUT = ("__pycache__", ".pyc", "_build", ".sqlite", ".hypothesis", ".pytest_cache", ".mypy_cache", "instance")
