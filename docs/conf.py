@@ -5,7 +5,7 @@ No network: intersphinx is off and the theme is Sphinx's bundled alabaster.
 
 from __future__ import annotations
 
-import importlib.metadata
+import configparser
 import sys
 from pathlib import Path
 
@@ -13,7 +13,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "_ext"))
 
 project = "flask-camunda-telemetry"
 copyright = "the flask-camunda-telemetry authors"
-release = importlib.metadata.version("flask-camunda-telemetry")
+_setup = configparser.ConfigParser()
+_setup.read(Path(__file__).resolve().parent.parent / "setup.cfg")
+release = _setup["metadata"]["version"]  # the one place the version is written
 version = ".".join(release.split(".")[:2])
 
 extensions = ["sphinx.ext.autodoc", "config_keys"]

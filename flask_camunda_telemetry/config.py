@@ -163,7 +163,7 @@ KEYS: tuple[Key, ...] = (
         "process's own counts, as Camunda reports per node."),
     Key("FLUSH_INTERVAL", 10.0, parse_seconds(0.05, 86400),
         "Seconds between background flushes of the counts (0.05 to 86400). In cluster scope a read shows "
-        "other processes' counts as of their last flush: at most this old."),
+        "other processes' counts as of their last successful flush: at most this old while flushes succeed."),
     Key("METRIC_NAMES", "internal", parse_choice("internal", "public"),
         "``\"internal\"``: the seed's metric names; ``\"public\"``: Camunda 7.17+'s REST names."),
     *database_keys("``camunda_telemetry.sqlite`` in the instance folder"),
@@ -174,8 +174,8 @@ KEYS: tuple[Key, ...] = (
     Key("DB_TIMEOUT", 5.0, parse_seconds(0.5, 3600),
         "Seconds any wait on the database may last (0.5 to 3600): connect, locks, statements, and the "
         "retries of a lock conflict, together. A read of the routes answers 503 after it; shutdown "
-        "gives up on its last flush after it (and logs the counts it could not write). See "
-        "\"Database outages\" in the README for each backend's limits."),
+        "gives up on its last flush after it (and logs the counts it could not write). docs/scope.rst "
+        "(\"Database outages\") has each backend's limits."),
     Key("EXCLUDED_ENDPOINTS", (), parse_names, "Endpoints never counted (health checks, ...)."),
     Key("OPENAPI_URL", None, parse_url_path, "Serve the OpenAPI description at this path."),
     Key("PROMETHEUS_URL", None, parse_route,

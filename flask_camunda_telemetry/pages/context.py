@@ -188,7 +188,7 @@ def page_context(
         generated_at=moment(now, now),
         covers=covers,
         freshness=(
-            f"Other processes' counts are included as of their last flush (at most "
-            f"{config.flush_interval:g} s ago, while flushes succeed)." if shared else None
+            f"Other processes' counts are included as of their last successful flush (at most "
+            f"{config.flush_interval:g} s ago while flushes succeed)." if shared else None
         ),
     )
