@@ -14,10 +14,11 @@ holding unprintable characters is escaped and cut to a stable, safe name once pe
 warning (see :mod:`.names`); a name given with ``@telemetry.command`` is checked when given.
 
 The hook runs as a ``before_request`` function, so a view that raises is counted too, and a
-request that matched no route (404, 405: ``request.endpoint`` is None) is not. Neither is what
-Flask answers by itself: an automatic ``OPTIONS`` (a browser's CORS preflight) and a ``HEAD`` on a
-view that does not declare ``HEAD`` (Flask runs the ``GET`` view and drops the body). Its only
-work is a dict look-up and an in-memory increment under a lock.
+request that matched no route (404, 405: ``request.endpoint`` is None) is not. Neither is a CORS
+preflight (an ``OPTIONS`` carrying ``Origin`` and ``Access-Control-Request-Method``), whoever
+answers it, nor what Flask answers by itself: an automatic ``OPTIONS`` and a ``HEAD`` on a view
+that does not declare ``HEAD`` (Flask runs the ``GET`` view and drops the body). Its only work is
+a dict look-up and an in-memory increment under a lock.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import Flask, current_app, request
+from werkzeug.datastructures import Headers
 
 from .names import MAX_NAME_LENGTH, safe_name, validate_command_name
 
@@ -35,6 +37,7 @@ __all__ = [
     "answered_by_flask",
     "command_name",
     "install_counting_hook",
+    "is_preflight",
     "mark_command",
     "validate_command_name",
 ]
@@ -80,6 +83,12 @@ def answered_by_flask(method: str, endpoint: str) -> bool:
     return "HEAD" not in (getattr(view, "methods", None) or ())
 
 
+def is_preflight(headers: Headers) -> bool:
+    """Whether an ``OPTIONS`` request with these headers is a CORS preflight (it carries
+    ``Origin`` and ``Access-Control-Request-Method``): never a command, whoever answers it."""
+    return "Origin" in headers and "Access-Control-Request-Method" in headers
+
+
 def install_counting_hook(
     app: Flask,
     names: dict[str, str | None],
@@ -96,6 +105,8 @@ def install_counting_hook(
         if endpoint is None:
             return
         method = request.method
+        if method == "OPTIONS" and is_preflight(request.headers):
+            return
         if (method == "OPTIONS" or method == "HEAD") and answered_by_flask(method, endpoint):
             return
         name = names[endpoint] if endpoint in names else resolve(endpoint)
