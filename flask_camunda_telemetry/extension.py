@@ -10,7 +10,7 @@ from flask import Flask
 
 from .cli import telemetry_cli
 from .config import load_config
-from .counting.commands import install_counting_hook, mark_command, validate_command_name
+from .counting.commands import default_name, install_counting_hook, mark_command, validate_command_name
 from .counting.names import checked_count
 from .document.metrics import canonical_metric
 from .document.model import TelemetryData
@@ -76,6 +76,12 @@ class TelemetryExt(ExtensionObject):
     :param authorize: a callable with no arguments deciding whether the current request may read
         the data (``/telemetry/data`` and the Prometheus route): truthy allows, falsy answers 403;
         it may raise :class:`~.AuthenticationRequired` (401) or :class:`~.AuthorizationDenied` (403).
+    :param name_command: ``name_command(endpoint, view)`` returns the command name of an endpoint,
+        or None not to count it; called once per endpoint, on its first request, for the endpoints
+        the extension counts and whose view has no ``@telemetry.command`` name. A name that cannot
+        be stored is made safe, with a warning; if the hook raises, the error is logged once and
+        the endpoint counts under :meth:`default_command_name`. Also set by :meth:`command_namer`.
+        See :doc:`frameworks`. (*New in 0.2.0.*)
     :param options: defaults for the ``CAMUNDA_TELEMETRY_*`` keys, named in lower case without
         the prefix (``scope="process"``); values already in ``app.config`` win.
 
@@ -106,6 +112,7 @@ class TelemetryExt(ExtensionObject):
             store=TelemetryStore(tables, engine, config.create_tables),
             blueprint_names=frozenset(blueprint_names + page_names),
             authorizer=lambda: self.authorize,
+            namer=lambda: self.name_command,
         )
         app.extensions[EXTENSION_KEY] = state
         install_counting_hook(app, state.names, state.resolve_name, state.count_resolved)
@@ -133,6 +140,25 @@ class TelemetryExt(ExtensionObject):
         """
         validate_command_name(name)
         return lambda view: mark_command(view, name)
+
+    @staticmethod
+    def default_command_name(endpoint: str, view: Callable[..., Any] | None) -> str:
+        """The command name the extension gives ``endpoint`` (served by ``view``) without a
+        ``name_command`` hook: its ``@telemetry.command`` name, else the class name of a
+        class-based view, else the endpoint with ``.`` turned into ``_``, made safe to store
+        (with a warning) when it is not. A hook falls back to it:
+
+        .. code-block:: python
+
+            @telemetry.command_namer
+            def name_command(endpoint, view):
+                if endpoint.startswith("docs."):
+                    return None
+                return TelemetryExt.default_command_name(endpoint, view)
+
+        .. versionadded:: 0.2.0
+        """
+        return default_name(endpoint, view)
 
     def count_command(self, name: str, n: int = 1, *, app: Flask | None = None) -> None:
         """Count a command run outside a request (a job, a CLI command).

@@ -1,5 +1,6 @@
 """What the package's extension objects share: the Flask extension pattern's constructor, the
-``authorize`` hook's decorator, and the one way to an app's state in ``app.extensions``.
+``authorize`` and ``name_command`` hooks' decorators, and the one way to an app's state in
+``app.extensions``.
 
 .. versionadded:: 0.2.0
 """
@@ -20,6 +21,8 @@ __all__ = ["ExtensionObject", "app_state"]
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
+#: A ``name_command`` hook: ``(endpoint, view) -> command name or None``.
+N = TypeVar("N", bound=Callable[[str, Callable[..., Any] | None], str | None])
 
 
 def app_state(app: Flask | None, key: str, kind: type[T], owner: str) -> T:
@@ -43,9 +46,10 @@ def app_state(app: Flask | None, key: str, kind: type[T], owner: str) -> T:
 
 
 class ExtensionObject:
-    """``Extension(app=None, *, db=None, authorize=None, **options)``, then :meth:`init_app`
-    (also later, for an app factory). The object keeps only these; per-app state lives in
-    ``app.extensions``, so one object can serve many apps."""
+    """``Extension(app=None, *, db=None, authorize=None, name_command=None, **options)``, then
+    :meth:`init_app` (also later, for an app factory). The object keeps only these; per-app state
+    lives in ``app.extensions``, so one object can serve many apps. ``name_command`` is used by
+    an extension that counts commands (:class:`~flask_camunda_telemetry.TelemetryExt`)."""
 
     def __init__(
         self,
@@ -53,10 +57,12 @@ class ExtensionObject:
         *,
         db: SQLAlchemy | None = None,
         authorize: Callable[[], Any] | None = None,
+        name_command: Callable[[str, Callable[..., Any] | None], str | None] | None = None,
         **options: Any,
     ) -> None:
         self.db = db
         self.authorize = authorize
+        self.name_command = name_command
         self._options = options
         if app is not None:
             self.init_app(app)
@@ -68,4 +74,14 @@ class ExtensionObject:
         """Decorator form of the ``authorize`` option; applies to apps initialized afterwards
         and to those already initialized by this object."""
         self.authorize = hook
+        return hook
+
+    def command_namer(self, hook: N) -> N:
+        """Decorator form of the ``name_command`` option; applies to apps initialized afterwards
+        and to those already initialized by this object, for the endpoints not yet named (set
+        it before the first request).
+
+        .. versionadded:: 0.2.0
+        """
+        self.name_command = hook
         return hook

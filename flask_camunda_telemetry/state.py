@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from flask import Flask
 
 from .config import TelemetryConfig
-from .counting.commands import command_name
+from .counting.commands import CommandNamer, command_name
 from .counting.counts import PendingCounts, ReportedCounts
 from .counting.names import checked_count, validate_command_name
 from .document.build import build_document
@@ -71,6 +71,7 @@ class TelemetryState(Syncing):
         store: TelemetryStore,
         blueprint_names: frozenset[str],
         authorizer: Callable[[], Callable[[], Any] | None],
+        namer: Callable[[], CommandNamer | None],
     ) -> None:
         super().__init__()
         self.app = weakref.ref(app)
@@ -80,6 +81,8 @@ class TelemetryState(Syncing):
         self.blueprint_names = blueprint_names
         #: returns the current ``authorize`` hook (it may be set after init_app with ``@ext.authorizer``).
         self.authorizer = authorizer
+        #: returns the current ``name_command`` hook (it may be set after init_app with ``@ext.command_namer``).
+        self.namer = namer
         self.commands = PendingCounts()
         self.metrics = PendingCounts()
         self.started_at = _now()
@@ -112,7 +115,7 @@ class TelemetryState(Syncing):
         )
         app = self.app()
         if not excluded and app is not None:
-            name = command_name(endpoint, app.view_functions.get(endpoint))
+            name = command_name(endpoint, app.view_functions.get(endpoint), self.namer())
         self.names[endpoint] = name
         return name
 
