@@ -5,6 +5,7 @@ by command name for a small mix of requests, the frameworks' documentation route
 from __future__ import annotations
 
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from werkzeug.test import Client
@@ -20,6 +21,12 @@ from docs.recipes import (
 )
 
 from .support.documents import Counts, counts, json_of
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+#: The recipes this module runs.
+RECIPES: tuple[ModuleType, ...] = (
+    async_app, connexion_app, cors_app, dispatcher_app, login_app, restx_app, smorest_app,
+)  # fmt: skip
 
 
 def _config(tmp_path: Path, name: str = "telemetry") -> dict[str, Any]:
@@ -169,3 +176,12 @@ def test_apps_under_a_dispatcher_count_their_own_commands(tmp_path: Path) -> Non
     assert _read(client, "/engine-a/telemetry/data")[0] == {"query_process_instances": 2}
     assert _read(client, "/engine-b/telemetry/data")[0] == {"query_process_instances": 1}
     assert client.get("/telemetry/data").status_code == 404  # the front app has no extension
+
+
+def test_every_recipe_is_shown_in_the_docs_and_run_here() -> None:
+    """docs/frameworks.rst includes each file of docs/recipes/ whole, and this module runs each."""
+    page = (DOCS / "frameworks.rst").read_text()
+    files = sorted(path.name for path in (DOCS / "recipes").glob("*.py"))
+    whole = "\n   :language: python\n\n"  # no :lines: or :pyobject: that would show a part
+    assert [name for name in files if f".. literalinclude:: recipes/{name}{whole}" not in page] == []
+    assert sorted(f"{module.__name__.rpartition('.')[2]}.py" for module in RECIPES) == files
