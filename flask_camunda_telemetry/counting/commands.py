@@ -56,7 +56,7 @@ log = logging.getLogger("flask_camunda_telemetry")
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: The ``name_command`` hook: ``(endpoint, view) -> command name``, or None not to count the endpoint.
-CommandNamer = Callable[[str, Callable[..., Any] | None], "str | None"]
+CommandNamer = Callable[[str, Callable[..., Any] | None], str | None]
 
 
 def mark_command(view: F, name: str) -> F:
