@@ -94,6 +94,27 @@ def test_options_and_head_count_when_the_view_handles_them(tmp_path: Path) -> No
     assert _commands(app) == {"cors": 1, "Probe": 2}
 
 
+def test_a_cors_preflight_is_never_a_command(tmp_path: Path) -> None:
+    """An OPTIONS with Origin and Access-Control-Request-Method is a browser's CORS preflight,
+    not a command, also when the view answers OPTIONS itself (flask-cors's ``@cross_origin()``
+    turns Flask's automatic OPTIONS off); an OPTIONS without both headers still counts there."""
+    app = Flask("host", instance_path=str(tmp_path))
+    app.config["CAMUNDA_TELEMETRY_DATABASE_URI"] = f"sqlite:///{tmp_path / 't.sqlite'}"
+
+    @app.route("/start", methods=["POST", "OPTIONS"], provide_automatic_options=False)
+    def start() -> str:
+        return ""
+
+    TelemetryExt(app)
+    client = app.test_client()
+    preflight = {"Origin": "https://ui.example", "Access-Control-Request-Method": "POST"}
+    assert client.options("/start", headers=preflight).status_code == 200
+    client.post("/start", headers={"Origin": "https://ui.example"})
+    client.options("/start", headers={"Origin": "https://ui.example"})  # no method asked: not a preflight
+    client.options("/start", headers={"Access-Control-Request-Method": "POST"})  # no Origin: not one either
+    assert _commands(app) == {"start": 3}
+
+
 def test_user_chosen_path_parts_add_no_command_names(sqlite_app: Flask) -> None:
     client = sqlite_app.test_client()
     for i in range(500):

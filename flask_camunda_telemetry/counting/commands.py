@@ -183,8 +183,8 @@ class CommandCounter(ForkAware):
         if name is None:
             return None
         if not isinstance(name, str):
-            log.warning("the name_command hook returned %.80r for endpoint %.80r, not a str or None; it is counted "
-                        "under its default name", name, endpoint)
+            log.error("the name_command hook returned %.80r for endpoint %.80r, not a str or None; it is counted "
+                      "under its default name", name, endpoint)
             return default_command_name(endpoint, view)
         return _safe(name, endpoint, "from the name_command hook")
 
