@@ -8,6 +8,7 @@ import json
 import click
 from flask.cli import AppGroup
 
+from .config import masked_url
 from .document.schemas import TelemetryDataSchema
 from .exceptions import DatabaseUnavailableError, ReportRefusedError
 from .reporting.reporter import Reporting
@@ -88,7 +89,11 @@ def _reporting() -> Reporting:
 
 @telemetry_cli.command("report")
 @click.option("--dry-run", is_flag=True, help="Print the exact request (headers and body); send nothing.")
-def report(dry_run: bool) -> None:
+@click.option(
+    "--show-secrets", is_flag=True,
+    help="With --dry-run, print the values of REPORT_HEADERS and of the URL's query (masked as *** otherwise).",
+)
+def report(dry_run: bool, show_secrets: bool) -> None:
     """Send the report now (consent still required) and print the collector's answer.
 
     .. versionadded:: 0.2.0
@@ -99,9 +104,10 @@ def report(dry_run: bool) -> None:
     except (DatabaseUnavailableError, ReportRefusedError) as exc:
         _fail(exc)
     if dry_run:
-        click.echo(f"POST {reporting.report_url}")
+        secret = set() if show_secrets else {name for name, _ in get_state().config.report_headers}
+        click.echo(f"POST {reporting.report_url if show_secrets else masked_url(reporting.report_url)}")
         for name, value in result.headers.items():
-            click.echo(f"{name}: {value}")
+            click.echo(f"{name}: {'***' if name in secret else value}")
         click.echo()
         click.echo(result.body.decode())
         click.echo("Dry run: nothing was sent.", err=True)
