@@ -28,7 +28,7 @@ from ..forking import ForkAware
 from ..storage.reporting import Consent, ReportStore
 from . import client
 from .client import FAILURES, HTTP_STATUS, Answer
-from .delivery import Delivery, ReportResult, ReportSource, Sender, backoff_cap
+from .delivery import Delivery, ReportResult, ReportSource, Sender, budget
 from .delivery import now as _now
 from .thread import SHUTDOWN_WAIT, ReporterThread
 
@@ -100,9 +100,7 @@ class Reporting(ForkAware):
         self._config = config
         self.sender = Sender(config, post, lambda: "cluster" if self.cluster else self._sender)
         self._poll = min(config.report_interval, max(1.0, min(config.flush_interval, 60.0)))
-        attempts = config.report_retries + 1
-        backoff = sum(backoff_cap(n) for n in range(1, attempts))
-        self._lease = dt.timedelta(seconds=attempts * 2 * config.report_timeout + backoff + LEASE_MARGIN)
+        self._lease = dt.timedelta(seconds=budget(config) + LEASE_MARGIN)
         self.thread = ReporterThread(self._tick, source.app_context, self._poll)
 
     @property
