@@ -6,8 +6,8 @@ import datetime as dt
 import json
 
 import click
-from flask.cli import AppGroup
 
+from .commands import TelemetryGroup
 from .config import masked_url
 from .document.schemas import TelemetryDataSchema
 from .exceptions import DatabaseUnavailableError, ReportRefusedError
@@ -17,7 +17,7 @@ from .state import get_state
 
 __all__ = ["telemetry_cli"]
 
-telemetry_cli = AppGroup("telemetry", help="Camunda telemetry: tables, data, reset.")
+telemetry_cli = TelemetryGroup("telemetry", help="Camunda telemetry: tables, data, reset, reports.")
 
 
 def _fail(exc: Exception) -> None:

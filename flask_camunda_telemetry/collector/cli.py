@@ -7,15 +7,15 @@ import json
 import re
 
 import click
-from flask.cli import AppGroup
 
+from ..commands import TelemetryGroup
 from ..exceptions import DatabaseUnavailableError
 from .openapi import build_spec
 from .state import get_collector_state
 
 __all__ = ["collector_cli", "parse_age"]
 
-collector_cli = AppGroup("telemetry-collector", help="The telemetry collector: tables, pruning, OpenAPI.")
+collector_cli = TelemetryGroup("telemetry-collector", help="The telemetry collector: tables, pruning, OpenAPI.")
 
 _AGE = re.compile(r"(\d+)([smhdw])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
