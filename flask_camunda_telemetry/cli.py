@@ -8,13 +8,14 @@ import json
 import click
 from flask.cli import AppGroup
 
+from .config import masked_url
 from .document.schemas import TelemetryDataSchema
 from .exceptions import DatabaseUnavailableError, ReportRefusedError
 from .openapi import build_spec
 from .reporting.reporter import Reporting
 from .state import get_state
 
-telemetry_cli = AppGroup("telemetry", help="Camunda telemetry: tables, data, reset.")
+commands = AppGroup("telemetry", help="Camunda telemetry: tables, data, reset, reports.")
 
 
 def _fail(exc: Exception) -> None:
@@ -25,7 +26,7 @@ def _fail(exc: Exception) -> None:
     raise click.exceptions.Exit(1)
 
 
-@telemetry_cli.command("init-db")
+@commands.command("init-db")
 def init_db() -> None:
     """Create the telemetry tables (if missing) and the installation id."""
     state = get_state()
@@ -38,7 +39,7 @@ def init_db() -> None:
     click.echo(f"Tables {tables.property.name}, {tables.count.name} ready; installation id {installation}.")
 
 
-@telemetry_cli.command("show")
+@commands.command("show")
 def show() -> None:
     """Print the document GET /telemetry/data returns."""
     try:
@@ -48,7 +49,7 @@ def show() -> None:
     click.echo(json.dumps(TelemetryDataSchema().dump(data), indent=2))
 
 
-@telemetry_cli.command("reset")
+@commands.command("reset")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def reset(yes: bool) -> None:
     """Zero the counts of every instance sharing the database (also those its processes have not
@@ -62,7 +63,7 @@ def reset(yes: bool) -> None:
     click.echo(f"Counts reset; data-collection-start-date is now {start.isoformat()}.")
 
 
-@telemetry_cli.command("openapi")
+@commands.command("openapi")
 @click.option("--prefix", default=None, help="URL prefix of the routes (default: the app's first one).")
 def openapi(prefix: str | None) -> None:
     """Print the OpenAPI 3.1 description of the telemetry routes (needs apispec)."""
@@ -84,9 +85,13 @@ def _reporting() -> Reporting:
     return reporting
 
 
-@telemetry_cli.command("report")
+@commands.command("report")
 @click.option("--dry-run", is_flag=True, help="Print the exact request (headers and body); send nothing.")
-def report(dry_run: bool) -> None:
+@click.option(
+    "--show-secrets", is_flag=True,
+    help="With --dry-run, print the values of REPORT_HEADERS and of the URL's query (masked as *** otherwise).",
+)
+def report(dry_run: bool, show_secrets: bool) -> None:
     """Send the report now (consent still required) and print the collector's answer.
 
     .. versionadded:: 0.2.0
@@ -97,9 +102,10 @@ def report(dry_run: bool) -> None:
     except (DatabaseUnavailableError, ReportRefusedError) as exc:
         _fail(exc)
     if dry_run:
-        click.echo(f"POST {reporting.report_url}")
+        secret = set() if show_secrets else {name for name, _ in get_state().config.report_headers}
+        click.echo(f"POST {reporting.report_url if show_secrets else masked_url(reporting.report_url)}")
         for name, value in result.headers.items():
-            click.echo(f"{name}: {value}")
+            click.echo(f"{name}: {'***' if name in secret else value}")
         click.echo()
         click.echo(result.body.decode())
         click.echo("Dry run: nothing was sent.", err=True)
@@ -117,7 +123,7 @@ def _when(value: dt.datetime | None) -> str:
     return "never" if value is None else value.isoformat(timespec="seconds")
 
 
-@telemetry_cli.command("status")
+@commands.command("status")
 def status() -> None:
     """Print the consent, the last report (time, status or error) and when the next is due.
 

@@ -79,7 +79,8 @@ def _license(key: str, value: object) -> LicenseKey | None:
 
 
 def _report_url(key: str, value: object) -> str | None:
-    """None, an ``https://`` URL, or an ``http://`` URL to a loopback address."""
+    """None, an ``https://`` URL, or an ``http://`` URL to a loopback address; one that a
+    request can carry as it is (printable ASCII in the path and query, a port other than 0)."""
     if value is None:
         return None
     expected = "expected an https:// URL, or http:// to a loopback address (127.0.0.1, [::1], localhost), or None"
@@ -87,20 +88,45 @@ def _report_url(key: str, value: object) -> str | None:
         raise ConfigurationError(key, value, expected)
     try:
         url = urlsplit(value)
-        url.port  # noqa: B018 - raises ValueError for a bad port
+        port = url.port  # raises ValueError for a bad port
     except ValueError:
-        raise ConfigurationError(key, value, expected) from None
+        raise ConfigurationError(key, masked_url(value), expected) from None
     host = url.hostname or ""
     if url.scheme not in ("https", "http") or not host or (url.scheme == "http" and not _loopback(host)):
-        raise ConfigurationError(key, value, expected)
+        raise ConfigurationError(key, masked_url(value), expected)
     if url.username is not None or url.password is not None:
-        hidden = url._replace(netloc="***@" + url.netloc.rpartition("@")[2]).geturl()
+        hidden = masked_url(url._replace(netloc="***@" + url.netloc.rpartition("@")[2]).geturl())
         raise ConfigurationError(key, hidden, "credentials do not belong in the URL; put them in REPORT_HEADERS")
+    if _BLANK.search(value) or _UNPRINTABLE.search(url.path + url.query) or port == 0:
+        raise ConfigurationError(key, masked_url(value), _SENDABLE)
     if importlib.util.find_spec("urllib3") is None:
         raise ConfigurationError(
-            key, value, "reporting needs urllib3: pip install 'flask-camunda-telemetry[reporting]'"
+            key, masked_url(value), "reporting needs urllib3: pip install 'flask-camunda-telemetry[reporting]'"
         )
     return value
+
+
+#: Spaces and control characters anywhere in a URL (``urlsplit`` would drop TAB, CR and LF
+#: silently), and, in its path and query, anything but printable ASCII (urllib3 refuses both;
+#: a host name may be international: it is sent IDNA-encoded).
+_BLANK = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
+_UNPRINTABLE = re.compile(r"[^\x21-\x7e]")
+_SENDABLE = (
+    "a request line carries printable ASCII only: percent-encode spaces, control and non-ASCII characters of "
+    "the path and query (' ' as %20, '\u00e9' as %C3%A9), and give a port from 1 to 65535"
+)
+
+
+def masked_url(url: str) -> str:
+    """``url`` with every query value replaced by ``***`` (a query may carry a token).
+
+    .. versionadded:: 0.2.0
+    """
+    parts = urlsplit(url, allow_fragments=False)
+    if not parts.query:
+        return url
+    query = "&".join(field.partition("=")[0] + ("=***" if "=" in field else "") for field in parts.query.split("&"))
+    return url[: len(url) - len(parts.query)] + query
 
 
 def _loopback(host: str) -> bool:
@@ -112,12 +138,29 @@ def _loopback(host: str) -> bool:
         return False
 
 
+#: RFC 9110's field-value: visible ASCII, obs-text (Latin-1, less the C1 controls), spaces and
+#: tabs, and no space or tab at either end. urllib3 raises for what is not Latin-1 and sends
+#: control characters raw.
+_FIELD_VALUE = re.compile(r"([\x21-\x7e\xa0-\xff]([\t\x20-\x7e\xa0-\xff]*[\x21-\x7e\xa0-\xff])?)?")
+
+
+def _header_problem(name: object, text: object) -> str | None:
+    """Why the header ``name: text`` cannot be sent, or None."""
+    if not isinstance(name, str) or not _TOKEN.fullmatch(name):
+        return "header names are tokens (letters, digits and !#$%&'*+-.^_`|~)"
+    if name.lower() in RESERVED_HEADERS or name.lower() == "content-encoding":
+        return f"the report sets {', '.join(sorted(RESERVED_HEADERS))} itself, and its body is never compressed"
+    if not isinstance(text, str) or not _FIELD_VALUE.fullmatch(text):
+        return (
+            "header values are strings of Latin-1 characters without control characters (tabs and spaces inside "
+            "only; RFC 9110)"
+        )
+    return None
+
+
 def _headers(key: str, value: object) -> tuple[tuple[str, str], ...]:
     """A dict of header name -> value (or its JSON text, for an environment variable)."""
-    expected = (
-        "expected a dict of header names to string values (or its JSON text), without CR/LF, and none of "
-        + ", ".join(sorted(RESERVED_HEADERS))
-    )
+    expected = "expected a dict of header names to string values (or its JSON text)"
     if isinstance(value, str):
         try:
             value = json.loads(value)
@@ -127,15 +170,10 @@ def _headers(key: str, value: object) -> tuple[tuple[str, str], ...]:
         raise ConfigurationError(key, "<hidden>", expected)
     headers = tuple(value.items())
     for name, text in headers:
-        if (
-            not isinstance(name, str)
-            or not _TOKEN.fullmatch(name)
-            or name.lower() in RESERVED_HEADERS
-            or not isinstance(text, str)
-            or any(c in text for c in "\r\n\0")
-        ):
+        problem = _header_problem(name, text)
+        if problem is not None:
             # the value may be a secret: only the header's name goes into the message
-            raise ConfigurationError(key, f"<{name!s:.64} header>", expected)
+            raise ConfigurationError(key, f"<{name!s:.64} header>", f"{expected}: {problem}")
     return headers
 
 
@@ -183,7 +221,8 @@ KEYS: tuple[Key, ...] = (
         "needs the ``prometheus`` extra. ``None``: no route."),
     Key("REPORT_URL", None, _report_url,
         "The collector reports are sent to, with the owner's consent: ``https://``, or ``http://`` to a "
-        "loopback address. ``None`` sends nothing, ever (Camunda 7.22's behaviour)."),
+        "loopback address; no space or control character, the path and query percent-encoded (printable "
+        "ASCII), a port from 1. ``None`` sends nothing, ever (Camunda 7.22's behaviour)."),
     Key("INITIALIZE", False, parse_optional_bool,
         "The consent written when the database holds none yet (Camunda's ``initializeTelemetry``); "
         "``None`` means undecided. Read only when ``REPORT_URL`` is set."),
@@ -198,7 +237,8 @@ KEYS: tuple[Key, ...] = (
         "Further attempts after a failed one (0 to 10), with exponential backoff and jitter."),
     Key("REPORT_HEADERS", {}, _headers,
         "Extra request headers, e.g. ``{\"Authorization\": \"Bearer ...\"}`` for the collector (a JSON "
-        "object in an environment variable). Never logged."),
+        "object in an environment variable): values of Latin-1 text without control characters (RFC 9110); "
+        "not the headers the report sets, nor ``Content-Encoding``. Never logged nor shown."),
 )
 
 

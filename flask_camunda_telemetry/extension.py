@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from flask import Flask
 
-from .cli import telemetry_cli
+from .commandline import telemetry_cli
 from .config import load_config
 from .counting.commands import NameCommand, default_command_name, mark_command
 from .counting.names import checked_count, validate_command_name

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent / PACKAGE
 #: Lowest first. A room may import rooms of lower lines only (not rooms of its own line).
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("exceptions",),
-    ("clock", "forking", "hosting", "settings"),
+    ("clock", "commandline", "forking", "hosting", "settings"),
     ("counting", "document", "periodic", "web"),
     ("openapi", "storage"),
     ("collector", "config", "reporting"),

@@ -23,7 +23,7 @@ def test_dry_run_prints_exactly_what_report_then_sends(database_url: str, tmp_pa
     app.test_client().post("/process-definition/invoice/start")
     runner = app.test_cli_runner()
 
-    dry = runner.invoke(args=["telemetry", "report", "--dry-run"])
+    dry = runner.invoke(args=["telemetry", "report", "--dry-run", "--show-secrets"])
     assert dry.exit_code == 0, dry.output
     assert rec.received == []  # nothing was sent
     sent = runner.invoke(args=["telemetry", "report"])
@@ -41,6 +41,24 @@ def test_dry_run_prints_exactly_what_report_then_sends(database_url: str, tmp_pa
     assert set(headers) == {"Content-Type", "User-Agent", "Telemetry-Report-Id", "X-Fleet"}
     assert sent.stdout.splitlines()[0] == "202 Accepted"
     assert '{"accepted":true}' in sent.stdout
+
+
+def test_dry_run_masks_the_configured_headers_and_the_query_unless_told(tmp_path: Path, rec: Recorder) -> None:
+    app = reporting_app(f"sqlite:///{tmp_path / 't.sqlite'}", tmp_path, rec.url + "?token=s3cret&fleet=eu-1",
+                        CAMUNDA_TELEMETRY_REPORT_HEADERS={"Authorization": "Bearer t0ken"})
+    runner = app.test_cli_runner()
+
+    masked = runner.invoke(args=["telemetry", "report", "--dry-run"])
+    shown = runner.invoke(args=["telemetry", "report", "--dry-run", "--show-secrets"])
+
+    assert masked.exit_code == 0 and shown.exit_code == 0, masked.output + shown.output
+    assert "s3cret" not in masked.output and "t0ken" not in masked.output
+    assert masked.stdout.splitlines()[0] == f"POST {rec.url}?token=***&fleet=***"
+    assert "Authorization: ***" in masked.stdout.splitlines()
+    assert "Content-Type: application/json" in masked.stdout.splitlines()  # the report's own headers are shown
+    assert shown.stdout.splitlines()[0] == f"POST {rec.url}?token=s3cret&fleet=eu-1"
+    assert "Authorization: Bearer t0ken" in shown.stdout.splitlines()
+    assert rec.received == []
 
 
 def test_report_needs_consent_and_says_how_to_give_it(tmp_path: Path, rec: Recorder) -> None:

@@ -10,6 +10,9 @@ from flask import Flask
 
 from flask_camunda_telemetry import ConfigurationError, TelemetryExt
 
+from .support.apps import reporting_app
+from .support.recorder import recorder
+
 
 @pytest.mark.parametrize(
     ("key", "value"),
@@ -20,6 +23,7 @@ from flask_camunda_telemetry import ConfigurationError, TelemetryExt
         ("REPORT_URL", "https:///pings"),
         ("REPORT_URL", "https://127.0.0.1:99999/pings"),
         ("REPORT_URL", 42),
+        ("REPORT_URL", "https://127.0.0.1:0/pings"),  # port 0: nothing listens there, ever
         ("INITIALIZE", "maybe"),
         ("INITIALIZE", 2),
         ("REPORT_INTERVAL", 0.5),
@@ -48,6 +52,14 @@ def test_bad_value_fails_at_init_app_naming_key_and_value(tmp_path: Path, key: s
     "headers",
     [
         {"Authorization": "Bearer t0ken\r\nX-Injected: 1"},
+        {"Authorization": "Bearer t0ken\u20ac"},  # not Latin-1: urllib3 raises at every attempt
+        {"Authorization": "Bearer t0ken\u2028"},
+        # control characters (RFC 9110: VCHAR, obs-text, SP, HTAB only), which urllib3 sends raw
+        *({"Authorization": f"Bearer t0ken{c}x"} for c in "\x00\x01\x0b\x0c\x1b\x1f\x7f\x80\x85\x9f"),
+        {"Authorization": " Bearer t0ken"},  # the collector would read it without the space
+        {"Authorization": "Bearer t0ken\t"},
+        {"Content-Encoding": "gzip"},  # the body is never compressed
+        {"content-encoding": "identity"},
         {"Content-Type": "text/plain"},
         {"Telemetry-Report-Id": "mine"},
         {"Bad Name": "x"},
@@ -64,6 +76,35 @@ def test_bad_headers_fail_without_showing_their_values(tmp_path: Path, headers: 
     assert "t0ken" not in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://collector.example.com/my pings",  # urllib3: InvalidURL at every attempt
+        "https://collector.example.com/pings?to=a b",
+        "https://collector.example.com/pings\r\nX-Injected: 1",  # urlsplit would drop CR and LF silently
+        "https://collector.example.com/pin\tgs",
+        "https://collector.example.com/pings\x7f",
+        "https://collector.example.com/pings\x85",
+        "https://collector.example.com/caf\u00e9",  # urllib3: UnicodeEncodeError at every attempt
+        "https://collector.example.com/pings?who=caf\u00e9",
+        "https://collector.example.com:0/pings",
+    ],
+)
+def test_urls_that_can_never_be_sent_are_refused(tmp_path: Path, url: str) -> None:
+    app = Flask("host", instance_path=str(tmp_path))
+    app.config["CAMUNDA_TELEMETRY_REPORT_URL"] = url
+    with pytest.raises(ConfigurationError, match="CAMUNDA_TELEMETRY_REPORT_URL"):
+        TelemetryExt(app)
+
+
+def test_query_values_are_not_repeated_in_the_message(tmp_path: Path) -> None:
+    app = Flask("host", instance_path=str(tmp_path))
+    app.config["CAMUNDA_TELEMETRY_REPORT_URL"] = "https://collector.example.com/my pings?token=s3cret"
+    with pytest.raises(ConfigurationError, match=r"my pings\?token=\*\*\*") as caught:
+        TelemetryExt(app)
+    assert "s3cret" not in str(caught.value)
+
+
 def test_credentials_in_the_url_are_refused_and_not_repeated(tmp_path: Path) -> None:
     app = Flask("host", instance_path=str(tmp_path))
     app.config["CAMUNDA_TELEMETRY_REPORT_URL"] = "https://user:pa55word@collector.example.com/pings"
@@ -74,13 +115,27 @@ def test_credentials_in_the_url_are_refused_and_not_repeated(tmp_path: Path) -> 
 
 @pytest.mark.parametrize(
     "url", ["https://collector.example.com/pings", "http://127.0.0.1:5001/collector/pings", "http://[::1]/p",
-            "http://localhost:8080/p", "http://127.1.2.3/p"],
+            "http://localhost:8080/p", "http://127.1.2.3/p", "https://b\u00fccher.example/caf%C3%A9?q=a%20b"],
 )
 def test_https_anywhere_and_http_to_loopback_are_accepted(tmp_path: Path, url: str) -> None:
     app = Flask("host", instance_path=str(tmp_path))
     app.config["CAMUNDA_TELEMETRY_REPORT_URL"] = url
     TelemetryExt(app)
     assert app.extensions["camunda_telemetry"].reporting.report_url == url
+
+
+def test_what_init_app_accepts_reaches_the_collector_as_configured(tmp_path: Path) -> None:
+    """The edges init_app lets through are sent as they are: a percent-encoded path and query,
+    a header value with Latin-1 letters and a tab inside (RFC 9110's obs-text and HTAB)."""
+    with recorder() as rec:
+        url = rec.url + "/caf%C3%A9?fleet=eu%201&x=%E2%82%AC"
+        app = reporting_app(f"sqlite:///{tmp_path / 't.sqlite'}", tmp_path, url,
+                            CAMUNDA_TELEMETRY_REPORT_HEADERS={"X-Note": "caf\u00e9\tok", "X-Empty": ""})
+        result = app.test_cli_runner().invoke(args=["telemetry", "report"])
+        assert result.exit_code == 0, result.output
+        (received,) = rec.received
+    assert received.path == "/collector/pings/caf%C3%A9?fleet=eu%201&x=%E2%82%AC"
+    assert (received.headers["x-note"], received.headers["x-empty"]) == ("caf\u00e9\tok", "")
 
 
 def test_environment_strings_and_defaults(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from ..exceptions import DatabaseUnavailableError
 from .openapi import build_spec
 from .state import get_collector_state
 
-collector_cli = AppGroup("telemetry-collector", help="The telemetry collector: tables, pruning, OpenAPI.")
+commands = AppGroup("telemetry-collector", help="The telemetry collector: tables, pruning, OpenAPI.")
 
 _AGE = re.compile(r"(\d+)([smhdw])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -34,7 +34,7 @@ def _fail(exc: DatabaseUnavailableError) -> None:
     raise click.exceptions.Exit(1)
 
 
-@collector_cli.command("init-db")
+@commands.command("init-db")
 def init_db() -> None:
     """Create the collector's tables (if missing)."""
     store = get_collector_state().store
@@ -45,7 +45,7 @@ def init_db() -> None:
     click.echo("Tables " + ", ".join(table.name for table in store.tables.all()) + " ready.")
 
 
-@collector_cli.command("prune")
+@commands.command("prune")
 @click.option("--older-than", "age", required=True, help="Delete the reports received longer ago than this (400d).")
 def prune(age: str) -> None:
     """Delete old reports (and recompute the per-installation summaries)."""
@@ -58,7 +58,7 @@ def prune(age: str) -> None:
     click.echo(f"Deleted {deleted} report(s) received before {before.isoformat(timespec='seconds')} UTC.")
 
 
-@collector_cli.command("rebuild")
+@commands.command("rebuild")
 def rebuild() -> None:
     """Recompute the per-installation summaries from the stored reports."""
     try:
@@ -68,7 +68,7 @@ def rebuild() -> None:
     click.echo("Summaries rebuilt.")
 
 
-@collector_cli.command("openapi")
+@commands.command("openapi")
 def openapi() -> None:
     """Print the OpenAPI 3.1 description of the collector's routes (needs apispec)."""
     click.echo(json.dumps(build_spec(get_collector_state().config.url_prefix), indent=2))

@@ -10,6 +10,7 @@ from flask import Blueprint, Flask, Response
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import PathConverter
 
+from ..commandline import collector_cli
 from ..exceptions import AlreadyInitializedError
 from ..hosting import ExtensionObject
 from ..storage.engines import resolve_database
@@ -17,7 +18,6 @@ from ..web.guards import allow
 from ..web.responses import error_response, json_response, register_json_errors
 from ..web.routes import add_blueprint_route, add_static_route, refuse_other_methods
 from .api import api_installations, api_usage
-from .cli import collector_cli
 from .config import load_config
 from .dashboard import installation_page, overview_page
 from .openapi import build_spec

@@ -1,10 +1,12 @@
 """One HTTP attempt at a report, with urllib3 (``pip install 'flask-camunda-telemetry[reporting]'``).
 
 Any 2xx is success. A redirect is not followed and, like any other status, is a failure; so are
-a timeout, a refused or reset connection, a connection closed before an answer, and a TLS error
+a timeout, a refused or reset connection, a connection closed before an answer, an answer that
+cannot be read (a malformed status line, more than 100 header lines...), and a TLS error
 (certificates are verified against the system's CA store). An attempt never lasts more than
 twice ``timeout``: a watchdog shuts the socket down, so a collector that trickles its answer a
-byte at a time cannot hold it longer.
+byte at a time cannot hold it longer. The ``Retry-After`` of a 429 or 503 (seconds, or an
+HTTP-date) is kept in the answer, for the next attempt to wait at least that long.
 
 .. versionadded:: 0.2.0
 """
@@ -12,7 +14,10 @@ byte at a time cannot hold it longer.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import email.utils
 import http.client
+import re
 import socket
 import ssl
 import threading
@@ -26,7 +31,7 @@ if TYPE_CHECKING:
 
 
 #: Failure codes (what the database records of the last attempt) and what they mean.
-HTTP_STATUS, TIMEOUT, REFUSED, CLOSED, TLS, NETWORK, INVALID = 1, 2, 3, 4, 5, 6, 7
+HTTP_STATUS, TIMEOUT, REFUSED, CLOSED, TLS, NETWORK, INVALID, UNREADABLE = 1, 2, 3, 4, 5, 6, 7, 8
 FAILURES = {
     HTTP_STATUS: "the collector answered with a status that is not 2xx",
     TIMEOUT: "timed out",
@@ -35,7 +40,11 @@ FAILURES = {
     TLS: "TLS error",
     NETWORK: "network error",
     INVALID: "invalid document, nothing sent",
+    UNREADABLE: "invalid answer: the collector's answer could not be read",
 }
+#: The statuses whose ``Retry-After`` is honoured.
+RETRY_AFTER_STATUSES = frozenset({429, 503})
+_DELTA_SECONDS = re.compile(r"[0-9]+")
 #: How much of the collector's answer is kept (``flask telemetry report`` prints it).
 ANSWER_BYTES = 4096
 
@@ -49,6 +58,9 @@ class Answer:
     body: bytes
     failure: int
     message: str
+    #: seconds the collector asked to wait before the next attempt (``Retry-After`` of a 429 or
+    #: 503); None when it did not.
+    retry_after: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -91,9 +103,31 @@ def _failure(exc: BaseException, fired: bool) -> tuple[int, str]:
         return TIMEOUT, "timed out"
     if isinstance(exc, (ssl.SSLError, u3.SSLError, ssl.CertificateError)):
         return TLS, f"TLS error ({exc})"
-    if isinstance(exc, (http.client.HTTPException, ConnectionError, u3.ProtocolError)):
+    if isinstance(exc, (ConnectionError, u3.ProtocolError)):  # http.client's RemoteDisconnected too
         return CLOSED, f"connection closed without an answer ({type(exc).__name__})"
+    if isinstance(exc, http.client.HTTPException):
+        return UNREADABLE, f"{FAILURES[UNREADABLE]} ({type(exc).__name__}: {exc!s:.200})"
     return NETWORK, f"network error ({type(exc).__name__}: {exc})"
+
+
+def retry_after(value: str | None, now: dt.datetime | None = None) -> float | None:
+    """The seconds a ``Retry-After`` header value asks to wait: delta-seconds, or an HTTP-date
+    (one already past is 0). None without a value or for one that is neither.
+
+    .. versionadded:: 0.2.0
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    if _DELTA_SECONDS.fullmatch(value):
+        return float(value)  # inf for an absurd number of digits: capped by the caller
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # "-0000": UTC, as HTTP-dates are
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - (now or dt.datetime.now(dt.UTC))).total_seconds())
 
 
 def post(url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> Answer:
@@ -111,6 +145,7 @@ def post(url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> A
             failure, message = _failure(exc, bool(fired))
             return Answer(None, "", b"", failure, message)
         status, reason = response.status, response.reason or ""
+        wait = retry_after(response.headers.get("Retry-After")) if status in RETRY_AFTER_STATUSES else None
         try:
             answer = response.read(ANSWER_BYTES)
         except Exception:  # noqa: BLE001 - the status decides; the answer's text is a courtesy
@@ -123,4 +158,6 @@ def post(url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> A
     message = f"the collector answered {status} {reason}".strip()
     if 300 <= status < 400:
         message += f" (a redirect to {response.headers.get('Location')!r}; redirects are not followed)"
-    return Answer(status, reason, answer, HTTP_STATUS, message)
+    if wait is not None:
+        message += f" (retry after {wait:.0f} s)"
+    return Answer(status, reason, answer, HTTP_STATUS, message, wait)

@@ -1,6 +1,11 @@
 """One report: a snapshot of the document, checked, then POSTed up to ``1 + REPORT_RETRIES``
 times with exponential backoff and jitter, under one report id.
 
+A 429 or 503 with ``Retry-After`` makes the next attempt wait at least that long (at most
+``REPORT_INTERVAL``), when that attempt still ends within the report's budget (:func:`budget`:
+the lease of a claim in cluster scope); a longer wait gives up this report's remaining attempts,
+and the next report, an interval later, carries its counts under the same id.
+
 .. versionadded:: 0.2.0
 """
 
@@ -10,6 +15,7 @@ import datetime as dt
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -55,6 +61,13 @@ class ReportSettings(Protocol):
     def flush_interval(self) -> float: ...
     @property
     def initialize(self) -> bool | None: ...
+
+
+def budget(config: ReportSettings) -> float:
+    """The longest one report's attempts and backoff can take (seconds): each attempt at most
+    twice ``REPORT_TIMEOUT``, plus the longest backoff before each retry."""
+    attempts = config.report_retries + 1
+    return attempts * 2 * config.report_timeout + sum(backoff_cap(n) for n in range(1, attempts))
 
 
 class ReportSource(Protocol):
@@ -124,10 +137,18 @@ class Sender:
         body, headers = self.build(snapshot)
         report = headers["Telemetry-Report-Id"]
         answer: Answer | None = None
+        ends = time.monotonic() + budget(self._config)
         for attempt in range(attempts):
             if attempt:
-                cap = backoff_cap(attempt)
-                if stop.wait(cap / 2 + random.uniform(0, cap / 2)):
+                assert answer is not None
+                pause = self._pause(attempt, answer, ends)
+                if pause is None:
+                    log.warning(
+                        "telemetry report %s: the collector asked to wait %g s, longer than this report's attempts "
+                        "may last; the next report carries its counts, under the same id", report, answer.retry_after,
+                    )
+                    break
+                if stop.wait(pause):
                     return Delivery(None, None, snapshot, answer)  # shutting down: give up
             if not consented():  # right before every attempt: a withdrawal stops even a report due
                 log.info("telemetry report %s not sent: consent was withdrawn", report)
@@ -145,3 +166,16 @@ class Sender:
             )
         assert answer is not None
         return Delivery((now(), answer.status or 0, answer.failure), None, snapshot, answer)
+
+    def _pause(self, retry: int, answer: Answer, ends: float) -> float | None:
+        """The wait before the ``retry``-th retry: the backoff, or longer when the collector asked
+        (``Retry-After``, at most ``REPORT_INTERVAL``); None when the retry would then end after
+        ``ends`` (monotonic), the report's budget."""
+        cap = backoff_cap(retry)
+        pause = cap / 2 + random.uniform(0, cap / 2)
+        if answer.retry_after is None:
+            return pause
+        pause = max(pause, min(answer.retry_after, self._config.report_interval))
+        if time.monotonic() + pause + 2 * self._config.report_timeout > ends:
+            return None
+        return pause

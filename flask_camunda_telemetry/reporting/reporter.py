@@ -27,7 +27,7 @@ from ..periodic import Periodic
 from ..storage.reporting import Consent, LastReport, ReportStore
 from . import client
 from .client import FAILURES, HTTP_STATUS, Answer
-from .delivery import Delivery, ReportResult, ReportSettings, ReportSource, Sender, backoff_cap
+from .delivery import Delivery, ReportResult, ReportSettings, ReportSource, Sender, budget
 
 log = logging.getLogger("flask_camunda_telemetry")
 
@@ -62,13 +62,12 @@ class Timing:
     @classmethod
     def of(cls, config: ReportSettings) -> Timing:
         attempts = config.report_retries + 1
-        backoff = sum(backoff_cap(n) for n in range(1, attempts))
         return cls(
             delay=dt.timedelta(seconds=config.report_delay),
             interval=dt.timedelta(seconds=config.report_interval),
             poll=min(config.report_interval, max(1.0, min(config.flush_interval, 60.0))),
             attempts=attempts,
-            lease=dt.timedelta(seconds=attempts * 2 * config.report_timeout + backoff + LEASE_MARGIN),
+            lease=dt.timedelta(seconds=budget(config) + LEASE_MARGIN),
         )
 
     def after(self, due: dt.datetime, moment: dt.datetime) -> dt.datetime:

@@ -25,6 +25,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from .children import tied
 from .documents import Counts, counts
 from .net import free_port
 from .serving_app import ALL_METRICS, PID_HEADER
@@ -247,6 +248,7 @@ def serve(
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, so that stop() reaches every worker
+            preexec_fn=tied(),  # dies with this process; stops on SIGINT even if this run ignores it
         )
     server = Server(kind, process, port, log)
     try:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .children import tied
 from .databases import unavailable
 from .net import free_port
 from .processes import wait_until_ready
@@ -142,6 +143,7 @@ def prometheus_server(
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=tied(),  # dies with this process
         )
     server = Prometheus(process, port, log)
     try:

@@ -41,11 +41,13 @@ class Behaviour:
     """How the recorder answers: ``kind`` is ``answer`` (with ``status``), ``hang`` (no answer
     until released, then the connection is closed), ``hold`` (no answer until released, then
     as the behaviour of that moment says), ``close`` or ``trickle`` (the answer's bytes one every
-    ``pause`` seconds)."""
+    ``pause`` seconds). ``headers``: more header lines of the answer (``Retry-After``, or more
+    than http.client reads)."""
 
     kind: str = "answer"
     status: int = 202
     pause: float = 0.5
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -108,6 +110,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         head += "Content-Type: application/json\r\nConnection: close\r\n"
         if 300 <= behaviour.status < 400:
             head += "Location: http://127.0.0.1:1/elsewhere\r\n"
+        head += "".join(f"{name}: {value}\r\n" for name, value in behaviour.headers)
         raw = (head + f"Content-Length: {len(answer)}\r\n\r\n").encode() + answer
         self.close_connection = True
         try:

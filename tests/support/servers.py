@@ -34,6 +34,7 @@ from types import TracebackType
 
 import sqlalchemy as sa
 
+from .children import tied
 from .databases import unavailable
 from .net import free_port
 
@@ -107,6 +108,7 @@ class DatabaseServer:
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
                 self._command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                preexec_fn=tied(),  # dies with this process (its own children follow the postmaster's death)
                 **self._popen_options(),  # type: ignore[call-overload]
             )
         self._wait_until_ready()
