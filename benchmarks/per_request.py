@@ -39,7 +39,7 @@ BATCH = 80
 #: Requests each app serves before it is measured.
 WARM_UP = 400
 #: Rounds in all, and fresh sets of apps they are spread over, by ``--quick``.
-ROUNDS = {True: 600, False: 2000}
+ROUNDS = {True: 1200, False: 3000}
 SETS = {True: 3, False: 5}
 
 
