@@ -154,7 +154,7 @@ class Goal:
 
 
 #: The goal "adds nothing measurable", as the goal tables show it; judged by :func:`nothing_measurable`.
-NOTHING_MEASURABLE = "nothing beyond noise (no change within p25..p75, or within 3%)"
+NOTHING_MEASURABLE = "noise: 0 in p25..p75, or <= 3%"
 
 
 def nothing_measurable(difference: Spread, base: float) -> bool:

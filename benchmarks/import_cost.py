@@ -155,6 +155,11 @@ def _heavy_line(heavy: dict[str, bool]) -> str:
     return ", ".join(loaded) if loaded else "none"
 
 
+def _short(threads: Sequence[str]) -> str:
+    """Thread names without the common prefix: ``flush, db-watchdog``."""
+    return ", ".join(name.removeprefix(THREAD_PREFIX) for name in threads)
+
+
 def _goals(results: dict[str, Any]) -> list[Goal]:
     ext, control = results["imports"]["targets"]["extension"], results["imports"]["targets"]["nothing"]
     configs = results["workers"]["configs"]
@@ -168,9 +173,9 @@ def _goals(results: dict[str, Any]) -> list[Goal]:
     ]  # fmt: skip
     for config in EXT_WORKERS:
         c, allowed = configs[config], GOAL_THREADS[config]
-        goals.append(Goal(f"idle worker's threads of ours, {config}", f"{c['ours_max']} ({', '.join(c['ours_seen'])})",
+        goals.append(Goal(f"idle worker's threads of ours, {config}", f"{c['ours_max']} ({_short(c['ours_seen'])})",
                           f"<= {allowed} (flush{NEEDS.get(config, '')})", c["ours_max"] <= allowed,
-                          f"{', '.join(c['ours_seen'])} seen while idle"))  # fmt: skip
+                          f"camunda-telemetry-{{{_short(c['ours_seen'])}}} seen while idle"))  # fmt: skip
     return goals
 
 
@@ -199,10 +204,12 @@ def report(results: dict[str, Any]) -> str:
                  f"sampled every 0.25 s; {workers['runs']} run(s)")  # fmt: skip
     rows = [[config, f"{c['rss']:.1f}", f"{c['over_bare']:+.2f}", f"{c['threads']:.0f} ({c['os_threads']:.0f})",
              str(c["ours_max"]) if config in EXT_WORKERS else "-", f"{c['ours_mean']:.2f}" if config in EXT_WORKERS
-             else "-", ", ".join(c["ours_seen"]).replace(THREAD_PREFIX, "") or "-", str(c["modules"]),
-             _heavy_line(c["heavy"])] for config, c in workers["configs"].items()]  # fmt: skip
+             else "-", _short(c["ours_seen"]) or "-", str(c["modules"])]
+            for config, c in workers["configs"].items()]  # fmt: skip
     lines += table(["worker", "RSS MiB", "vs bare Flask", "threads (OS)", "ours, max", "ours, mean",
-                    "ours seen (camunda-telemetry-*)", "our modules", "optional parts loaded"], rows)  # fmt: skip
+                    "ours seen (camunda-telemetry-*)", "our modules"], rows)  # fmt: skip
+    lines += [f"   optional parts loaded in the worker, {config}: {_heavy_line(c['heavy'])}"
+              for config, c in workers["configs"].items()]  # fmt: skip
     lines += ["", *goal_table(_goals(results))]
     return "\n".join(lines) + "\n"
 
