@@ -151,8 +151,10 @@ def probe_worker(config: str, instance: str, seconds: float, dead_port: int) -> 
         "body": body.decode(errors="replace")[:100], "baseline_rss": baseline_rss, "served_rss": served_rss,
         "rss": rss_mib(), "os_threads": len(os.listdir("/proc/self/task")), "threads": _threads(),
         "ours_max": max((len(names) for names in ours), default=0), "ours_last": ours[-1] if ours else [],
-        "ours_seen": sorted({name for names in ours for name in names}),
         "ours_mean": sum(len(names) for names in ours) / max(1, len(ours)),
+        # each thread of ours: the share of the idle samples it was alive in
+        "ours_share": {name: sum(name in names for names in ours) / len(ours)
+                       for name in sorted({name for names in ours for name in names})},
         "modules": sum(1 for name in set(sys.modules) - before if name.split(".")[0] == OURS),
         "heavy": loaded(HEAVY),
     }  # fmt: skip

@@ -75,7 +75,7 @@ def _hook_alone(apps: dict[str, Flask], rounds: int, calls: int) -> dict[str, li
     return result
 
 
-def _make_set(space: Workspace, number: int, environs: list[Any], batch: int) -> dict[str, Flask]:
+def _make_set(space: Workspace, number: int, environs: list[Any]) -> dict[str, Flask]:
     """A fresh app per mode, made in a shuffled order; every route checked to answer 200; warmed up."""
     order = random.Random(100 + number).sample(MODES, len(MODES))
     apps = {mode: space.ext_app(mode, f"per-request-{mode}-{number}") if mode in EXT_MODES
@@ -93,7 +93,7 @@ def _one_set(space: Workspace, number: int, environs: list[Any], batch: int, rou
              hook_rounds: int, calls: int) -> dict[str, Any]:  # fmt: skip
     """The rounds of one set of apps: CPU and wall us/request per mode and round, the hook alone,
     and whether each counter holds exactly the requests sent."""
-    apps = _make_set(space, number, environs, batch)
+    apps = _make_set(space, number, environs)
     gc.collect()
     gc.freeze()  # the apps' long-lived objects: out of every collection, in every mode alike
     wall: dict[str, list[float]] = {mode: [] for mode in MODES}
@@ -228,9 +228,12 @@ def report(results: dict[str, Any]) -> str:
              "'Where the request path spends')")
         for mode, d in results["vs_handwritten"].items()
     ]  # fmt: skip
+    goals.append(Goal(f"noise floor: the A/A control ({CONTROL} - bare)",
+                      f"{control.median:+.2f} us (95% CI {control.interval('us')})", f"within +-{goal / 2:g} us",
+                      abs(control.median) <= goal / 2,
+                      "two identical apps differ by more than half the goal: the run cannot resolve it; rerun with "
+                      "more --rounds or --per-request-sets, on a quieter machine"))  # fmt: skip
     lines += goal_table(goals)
-    lines.append(f"   noise floor (A/A control, {CONTROL} - bare): {control.median:+.2f} us "
-                 f"(p25..p75 {control.quartiles('us')}, 95% CI {control.interval('us')})")  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
