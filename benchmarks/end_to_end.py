@@ -24,7 +24,7 @@ from typing import Any
 
 from . import harness
 from .bench_app import MODES, create_app, request_mix
-from .harness import EXT_MODES, HERE, Spread, Workspace, mark, median, table
+from .harness import EXT_MODES, HERE, Goal, Spread, Workspace, goal_table, median, table
 from .servers import Gunicorn
 
 #: A second bare server, run like a mode: the A/A control.
@@ -187,12 +187,10 @@ def report(results: dict[str, Any]) -> str:
         + ("consistent" if c["consistent"] else "MISMATCH")
     )
     control = labels[CONTROL]["ratio"].median
-    for mode in EXT_MODES:
-        ratio = labels[mode]["ratio"].median
-        lines.append(
-            f"   {mark(ratio >= TARGET_THROUGHPUT_RATIO)} {mode} gunicorn throughput at least "
-            f"{TARGET_THROUGHPUT_RATIO:.0%} of bare: {ratio:.1%} (A/A control, {CONTROL} / bare: {control:.1%})"
-        )
+    goals = [Goal(f"{mode}: gunicorn throughput over bare's", f"{labels[mode]['ratio'].median:.1%} (A/A control, "
+                  f"{CONTROL} / bare: {control:.1%})", f">= {TARGET_THROUGHPUT_RATIO:.0%}",
+                  labels[mode]["ratio"].median >= TARGET_THROUGHPUT_RATIO) for mode in EXT_MODES]  # fmt: skip
+    lines += ["", *goal_table(goals)]
     return "\n".join(lines) + "\n"
 
 

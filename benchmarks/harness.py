@@ -15,6 +15,7 @@ import contextlib
 import importlib
 import importlib.metadata
 import io
+import math
 import os
 import platform
 import random
@@ -66,18 +67,39 @@ def log(message: str) -> None:
 
 @dataclass(frozen=True)
 class Spread:
-    """The median and the quartiles of a sample."""
+    """The median and the quartiles of a sample; with ``of``, also a 95% confidence interval of
+    the median (``ci_low``..``ci_high``: order statistics, no assumption on the distribution), the
+    extremes and the size of the sample."""
 
     median: float
     p25: float
     p75: float
+    ci_low: float = math.nan
+    ci_high: float = math.nan
+    low: float = math.nan
+    high: float = math.nan
+    n: int = 0
 
     @classmethod
     def of(cls, values: Sequence[float]) -> Spread:
-        if len(values) < 2:
-            return cls(values[0], values[0], values[0])
-        q = statistics.quantiles(values, n=4, method="inclusive")
-        return cls(statistics.median(values), q[0], q[2])
+        ordered = sorted(values)
+        n = len(ordered)
+        if n < 2:
+            return cls(ordered[0], ordered[0], ordered[0], ordered[0], ordered[0], ordered[0], ordered[0], n)
+        q = statistics.quantiles(ordered, n=4, method="inclusive")
+        # the ranks between which the median lies with 95% probability (the normal approximation of
+        # the binomial; 1-based floor(n/2 - h) and ceil(1 + n/2 + h); the whole sample below 6 values)
+        half = 1.96 * math.sqrt(n) / 2
+        lo, hi = max(0, math.floor(n / 2 - half) - 1), min(n - 1, math.ceil(n / 2 + half))
+        return cls(statistics.median(ordered), q[0], q[2], ordered[lo], ordered[hi], ordered[0], ordered[-1], n)
+
+    def quartiles(self, unit: str = "", digits: int = 2) -> str:
+        """``p25..p75`` with signs, e.g. ``+0.12..+0.80 us``."""
+        return f"{self.p25:+.{digits}f}..{self.p75:+.{digits}f}{' ' + unit if unit else ''}"
+
+    def interval(self, unit: str = "", digits: int = 2) -> str:
+        """The 95% confidence interval of the median, with signs: ``+0.31..+0.52 us``."""
+        return f"{self.ci_low:+.{digits}f}..{self.ci_high:+.{digits}f}{' ' + unit if unit else ''}"
 
     @classmethod
     def ratios(cls, values: Sequence[float], base: Sequence[float]) -> Spread:
@@ -115,8 +137,40 @@ def interleaved(
 
 
 def mark(met: bool) -> str:
-    """A target's verdict."""
+    """A target's verdict, in a line of prose (sections with a goal table use :func:`goal_table`)."""
     return "[met   ]" if met else "[MISSED]"
+
+
+@dataclass(frozen=True)
+class Goal:
+    """One figure judged against its goal: what it is, the figure as measured (with its spread),
+    the goal, and whether it is met; ``why`` says, for a missed goal, why and what was tried."""
+
+    figure: str
+    measured: str
+    goal: str
+    met: bool
+    why: str = ""
+
+
+#: The goal "adds nothing measurable", as the goal tables show it; judged by :func:`nothing_measurable`.
+NOTHING_MEASURABLE = "noise: 0 in p25..p75, or <= 3%"
+
+
+def nothing_measurable(difference: Spread, base: float) -> bool:
+    """Whether a per-round difference from ``base`` (a figure of the same unit) is noise: 0 lies
+    within its quartiles, or its median is within 3% of ``base``."""
+    return difference.p25 <= 0 <= difference.p75 or abs(difference.median) <= 0.03 * base
+
+
+def goal_table(goals: Iterable[Goal], title: str = "Goals", indent: str = "   ") -> list[str]:
+    """The one format of a section's goals: a table of figure, measured, goal and verdict
+    ("met" or "missed"), then a line per missed goal that says why."""
+    goals = list(goals)
+    rows = [[g.figure, g.measured, g.goal, "met" if g.met else "missed"] for g in goals]
+    lines = [f"{indent}{title}", *table(["figure", "measured", "goal", "verdict"], rows, indent)]
+    lines += [f"{indent}missed: {g.figure}: {g.why}" for g in goals if not g.met and g.why]
+    return lines
 
 
 def table(header: Sequence[str], rows: Iterable[Sequence[str]], indent: str = "   ") -> list[str]:

@@ -22,7 +22,7 @@ from flask import Flask
 
 from . import harness
 from .bench_app import Call
-from .harness import EXT_MODES, Spread, Workspace, mark, median, table
+from .harness import EXT_MODES, Goal, Spread, Workspace, goal_table, median, table
 
 __all__ = ["measure", "report"]
 
@@ -97,10 +97,10 @@ def report(results: dict[str, Any]) -> str:
         ])  # fmt: skip
     lines += table(["scope", "JSON ms", "page ms", "page / JSON", "per round p25..p75", "JSON bytes", "page bytes"],
                    rows)  # fmt: skip
-    lines.append("")
-    for mode, res in results["scopes"].items():
-        lines.append(f"   {mark(res['ratio'] <= TARGET_RATIO)} {mode}: the page within {TARGET_RATIO:g}x of the "
-                     f"JSON's time: {res['ratio']:.2f}x")  # fmt: skip
+    goals = [Goal(f"{mode}: the page's time over the JSON's", f"{res['ratio']:.2f}x (per round "
+                  f"{res['ratio_per_round'].p25:.2f}..{res['ratio_per_round'].p75:.2f})", f"<= {TARGET_RATIO:g}x",
+                  res["ratio"] <= TARGET_RATIO) for mode, res in results["scopes"].items()]  # fmt: skip
+    lines += ["", *goal_table(goals)]
     return "\n".join(lines) + "\n"
 
 

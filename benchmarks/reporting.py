@@ -27,7 +27,7 @@ from typing import Any
 
 from . import harness
 from .bench_app import create_app, request_mix
-from .harness import Spread, mark, median, table
+from .harness import NOTHING_MEASURABLE, Goal, Spread, goal_table, median, nothing_measurable, table
 
 __all__ = ["measure", "report"]
 
@@ -159,11 +159,15 @@ def report(results: dict[str, Any]) -> str:
     lines += [*table(["", *MODES, "dead / off", "hanging / off"], rows), "", "   what the reporters did meanwhile:"]
     for mode, info in results["reporters"].items():
         lines.append(f"   {mode:<8} " + ", ".join(f"{k}: {v}" for k, v in info.items()))
+    goals = []
     for mode in MODES[1:]:
-        spread = results["ratio"]["wall"][mode]
-        lines.append(f"   {mark(spread.p25 <= 1 <= spread.p75 or abs(spread.median - 1) <= 0.03)} {mode}: no "
-                     f"difference beyond noise (1 within p25..p75 of the per-round wall-clock ratio, or the median "
-                     f"within 3%): {spread.median:.3f} ({spread.p25:.3f}..{spread.p75:.3f})")  # fmt: skip
+        for kind, name in (("wall", "wall clock"), ("cpu", "CPU")):
+            spread = results["ratio"][kind][mode]
+            change = Spread(spread.median - 1, spread.p25 - 1, spread.p75 - 1)  # the ratio as a relative change
+            goals.append(Goal(f"reporting {mode}: what it adds per request ({name}, ratio to off)",
+                              f"{spread.median:.3f} (p25..p75 {spread.p25:.3f}..{spread.p75:.3f})", NOTHING_MEASURABLE,
+                              nothing_measurable(change, 1.0)))  # fmt: skip
+    lines += ["", *goal_table(goals)]
     return "\n".join(lines) + "\n"
 
 
