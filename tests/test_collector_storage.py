@@ -81,14 +81,34 @@ def test_without_a_report_id_the_start_date_identifies_the_period(database_url: 
     assert _usage(app)["commands"] == {"A": 14}
 
 
-def test_without_a_report_id_or_a_start_date_every_report_is_stored(database_url: str, tmp_path: Path) -> None:
-    """Camunda before 7.19 sends neither: nothing tells two periods apart, so nothing is merged."""
-    app = make_collector_app(database_url, tmp_path)
-    report = engine_report(commands={"IsTelemetryEnabledCmd": 1})
-    del report["product"]["internals"]["data-collection-start-date"]
-    for _ in range(3):
-        assert _post(app, report)["replaced"] is False
+def test_without_a_report_id_or_a_start_date_the_same_document_within_the_window_is_one(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Camunda 7.14-7.18 send neither: the same document again within RESEND_WINDOW (a retry
+    after a lost answer) replaces; after the window, or another document, is another report."""
+    app = make_collector_app(database_url, tmp_path, CAMUNDA_TELEMETRY_COLLECTOR_RESEND_WINDOW="600")
+    state = get_collector_state(app)
+    same, other = _undated({"IsTelemetryEnabledCmd": 1}), _undated({"IsTelemetryEnabledCmd": 2})
+    other["installation"] = same["installation"]
+    first = dt.datetime(2025, 5, 1, 12, 0)
+    for seconds, sent, replaced in [(0, same, False), (599, same, True), (601, same, False), (602, other, False)]:
+        state.clock = lambda moment=first + dt.timedelta(seconds=seconds): moment  # type: ignore[misc]
+        assert _post(app, sent)["replaced"] is replaced, seconds
     assert len(stored_reports(database_url)) == 3
+    assert _usage(app)["commands"] == {"IsTelemetryEnabledCmd": 4}
+
+
+def _undated(commands: dict[str, int]) -> dict[str, Any]:
+    report = engine_report(commands=commands)
+    del report["product"]["internals"]["data-collection-start-date"]
+    return report
+
+
+def test_a_resend_window_of_0_stores_every_report(tmp_path: Path) -> None:
+    app = make_collector_app(f"sqlite:///{tmp_path / 'c.sqlite'}", tmp_path,
+                             CAMUNDA_TELEMETRY_COLLECTOR_RESEND_WINDOW=0)
+    report = _undated({"IsTelemetryEnabledCmd": 1})
+    assert [_post(app, report)["replaced"] for _ in range(3)] == [False] * 3
     assert _usage(app)["commands"] == {"IsTelemetryEnabledCmd": 3}
 
 
