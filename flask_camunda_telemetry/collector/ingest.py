@@ -10,8 +10,11 @@
 * With neither (Camunda 7.14-7.18), the same document from the same installation within the
   resend window replaces the latest such; any other document is stored.
 
-Without a report id the decision is made from what was read, so a concurrent change voids it: a
-node number taken meanwhile (a unique violation) or a report replaced meanwhile (its ``rev`` moved)
+Without a report id the decision is made from what is read, so the transaction first holds the
+installation's summary row (a write that changes nothing): the reports of one installation are
+decided one after the other, each seeing what the one before stored. The first reports of an
+installation have no such row to hold; should two of them take the same node number (a unique
+violation), or a report be replaced under a decision all the same (its ``rev`` moved), this
 raises, and the caller runs the transaction again.
 """
 
@@ -54,6 +57,7 @@ def store_report(conn: Connection, t: CollectorTables, writes: Writes, r: Receiv
     """Store ``r``; True when it replaced a stored report."""
     if r.identity == REPORT_ID:
         return _by_report_id(conn, t, writes, r)
+    conn.execute(writes.hold, {"held": r.installation})
     rc = t.report.c
     same = and_(rc.installation == r.installation, rc.report_key == r.report_key)
     if r.identity == DOCUMENT:

@@ -58,6 +58,9 @@ class Writes:
     new_report: Any  # insert of a report row, RETURNING id
     resent_report: Any  # update of a report row whose rev is still :old_rev
     declined: Any  # upsert of an installation's row in the declined table
+    #: a write that changes nothing on the installation's row: it waits for, then holds, that row
+    #: (SQLite: the database) until the transaction ends
+    hold: Any
     counts: Any
     usage: Any  # adds each total
     installation: Any  # reports + :increment
@@ -98,6 +101,7 @@ def build_writes(t: CollectorTables, dialect: str) -> Writes:
     return Writes(
         report=upsert_report().returning(r.id, r.rev, r.received_at, r.product_version),
         new_report=insert(t.report).returning(r.id),
+        hold=update(t.installation).where(i.installation == bindparam("held")).values(reports=i.reports),
         resent_report=(update(t.report).where(and_(r.id == bindparam("old_id"), r.rev == bindparam("old_rev")))
                        .values(rev=r.rev + 1, **{c: bindparam(f"new_{c}", type_=r[c].type) for c in REPLACED})),
         declined=_upsert(dialect, t.declined, ["installation"], lambda new: {
