@@ -6,14 +6,18 @@ servers without a traceback; the CLI refuses an age it cannot compute."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 
+from flask_camunda_telemetry import DatabaseUnavailableError
 from flask_camunda_telemetry.collector import get_collector_state
+from flask_camunda_telemetry.storage.transactions import run_transaction
 
 from .support.collector_app import make_collector_app
 from .support.documents import json_of
@@ -65,6 +69,17 @@ def test_counts_up_to_the_limit_from_many_senders_sum_exactly(database_url: str,
         assert store.top("command", 1) == [("StartProcessInstanceCmd", 3 * MAX + 1)]
         store.rebuild()
     assert _usage(app) == expected
+
+
+def test_an_integer_overflow_is_a_refused_value_not_an_outage(tmp_path: Path) -> None:
+    """SQLite's SUM() past 2^63-1 raises "integer overflow": told as a refused value, not as a
+    database that is unavailable (what the usage API used to answer)."""
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'o.sqlite'}")
+    overflow = f"SELECT SUM(x) FROM (SELECT {MAX} AS x UNION ALL SELECT 1)"
+    with pytest.raises(DatabaseUnavailableError) as raised:
+        run_transaction(engine, "sum", lambda conn: conn.exec_driver_sql(overflow).scalar(), "Retry later.")
+    assert "refused a value" in str(raised.value) and "unavailable" not in str(raised.value)
+    engine.dispose()
 
 
 QUERIES = [
@@ -145,6 +160,14 @@ def test_a_broken_chunked_body_gets_a_400_without_a_traceback(tmp_path: Path, ki
         status, _, answer = raw_request(server.port, head, b"%x\r\n%s\r\n0\r\n\r\n" % (len(whole), whole))
         assert status == 202, server.failure(f"a good chunked body: {status} {answer!r}")
         assert server.errors() == [], server.failure("errors in the log")
+
+
+def test_the_apps_max_content_length_is_still_a_413_for_a_chunked_body(tmp_path: Path) -> None:
+    app = make_collector_app(f"sqlite:///{tmp_path / 'c.sqlite'}", tmp_path, MAX_CONTENT_LENGTH=2000)
+    body = json.dumps(engine_report(commands={f"Command{i}": i for i in range(1, 200)})).encode()
+    response = app.test_client().post(PINGS, input_stream=io.BytesIO(body), content_type="application/json",
+                                      environ_overrides={"wsgi.input_terminated": True})
+    assert response.status_code == 413, json_of(response)
 
 
 @pytest.mark.parametrize("age", ["99999999999d", "3000000d", "999999999999999999999w"])

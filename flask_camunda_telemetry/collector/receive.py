@@ -15,7 +15,7 @@ import logging
 import re
 
 from flask import Response, request
-from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
+from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge, UnsupportedMediaType
 
 from ..reporting.payload import REPORT_ID_HEADER
 from ..rest.guards import allow
@@ -57,7 +57,7 @@ def _body(limit: int) -> bytes:
         raise too_large
     try:
         body = request.stream.read(limit + 1)
-    except BadRequest:  # Werkzeug's ClientDisconnected: fewer bytes than Content-Length
+    except HTTPException:  # ClientDisconnected (a body shorter than its length), MAX_CONTENT_LENGTH
         raise
     except Exception as exc:  # noqa: BLE001 - the server's reader failed on what the client sent
         # (Werkzeug's dev server: OSError; gunicorn: InvalidChunkSize, NoMoreData, ...)
