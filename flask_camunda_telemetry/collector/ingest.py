@@ -21,6 +21,7 @@ raises, and the caller runs the transaction again.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import and_, delete, func, select
@@ -100,7 +101,7 @@ def _stored_counts(conn: Connection, t: CollectorTables, ids: list[int]) -> dict
     return stored
 
 
-def _resent(r: Received, candidates: list[Any], stored: dict[int, Counts], new: Counts) -> Any:
+def _resent(r: Received, candidates: Sequence[Any], stored: dict[int, Counts], new: Counts) -> Any:
     """The candidate ``r`` is a resend of, or None."""
     if r.identity == DOCUMENT:  # the same document: the latest one
         return max(candidates, key=lambda c: (c.received_at, c.id), default=None)
