@@ -59,18 +59,16 @@ def store_report(conn: Connection, t: CollectorTables, writes: Writes, r: Receiv
         return _by_report_id(conn, t, writes, r)
     conn.execute(writes.hold, {"held": r.installation})
     rc = t.report.c
-    same = and_(rc.installation == r.installation, rc.report_key == r.report_key)
-    if r.identity == DOCUMENT:
-        same = and_(same, rc.received_at >= r.received_at - window)
-    candidates = [] if r.identity == DOCUMENT and not window else conn.execute(
-        select(rc.id, rc.node, rc.rev, rc.received_at, rc.product_version).where(same)).all()
+    key = and_(rc.installation == r.installation, rc.report_key == r.report_key)
+    found = select(rc.id, rc.node, rc.rev, rc.received_at, rc.product_version).where(key)
+    if r.identity == DOCUMENT:  # a resend only within the window
+        found = found.where(rc.received_at >= r.received_at - window)
+    candidates = conn.execute(found).all() if window or r.identity != DOCUMENT else []
     stored = _stored_counts(conn, t, [c.id for c in candidates])
     new = _counts(r)
     target = _resent(r, candidates, stored, new)
     if target is None:
-        nodes = select(func.max(rc.node)).where(and_(rc.installation == r.installation,
-                                                    rc.report_key == r.report_key))
-        top = conn.execute(nodes).scalar()
+        top = conn.execute(select(func.max(rc.node)).where(key)).scalar()
         row = {**_row(r), "node": 0 if top is None else top + 1}
         report_id = conn.execute(writes.new_report, row).scalar_one()
         _finish(conn, t, writes, r, (report_id, r.received_at, r.product_version), new, None)
