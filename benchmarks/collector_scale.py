@@ -113,7 +113,7 @@ def fleet(installations: int, periods: range, now: dt.datetime, seed: int = 9) -
 
 
 def _copy_rows(received: Received, report_id: int) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
-    report = (report_id, received.installation, received.report_key, 1, received.received_at, received.period_start,
+    report = (report_id, received.installation, received.report_key, 0, 1, received.received_at, received.period_start,
               *(getattr(received, name) for name in ENVIRONMENT), sum(received.commands.values()), received.document)
     counts = [(report_id, COMMAND, name, n) for name, n in received.commands.items()]
     counts += [(report_id, METRIC, name, n) for name, n in received.metrics.items()]
@@ -125,8 +125,8 @@ def fill(store: CollectorStore, url: str, installations: int, reports: int, now:
     import psycopg
 
     t = store.tables
-    columns = ["id", "installation", "report_key", "rev", "received_at", "period_start", *ENVIRONMENT, "commands",
-               "document"]
+    columns = ["id", "installation", "report_key", "node", "rev", "received_at", "period_start", *ENVIRONMENT,
+               "commands", "document"]
     plain = sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     n = 0
     with psycopg.connect(plain) as one, psycopg.connect(plain) as other:  # two COPY streams at once
@@ -210,7 +210,7 @@ def _ingest_rounds(app: Flask, store: CollectorStore, fresh: Iterator[tuple[Rece
 
     def bare(received: Received, _: bytes) -> None:
         report, counts = _copy_rows(received, 0)
-        row = dict(zip(["installation", "report_key", "rev", "received_at", "period_start", *ENVIRONMENT,
+        row = dict(zip(["installation", "report_key", "node", "rev", "received_at", "period_start", *ENVIRONMENT,
                         "commands", "document"], report[1:], strict=True))
         with store.engine.begin() as conn:
             report_id = conn.execute(sa.insert(t.report).returning(t.report.c.id), row).scalar_one()

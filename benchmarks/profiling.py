@@ -37,7 +37,7 @@ TARGETS = (*MODES, "read-process", "read-cluster", "hook-lines", "hook-parts")
 HOOK_PATH = "/engine-rest/task/count"
 #: The modules the counting path runs through (those that exist are profiled by hook-lines).
 HOOK_MODULES = ("flask_camunda_telemetry.counting.commands", "flask_camunda_telemetry.counting.counts",
-                "flask_camunda_telemetry.state", "flask_camunda_telemetry.flushing")  # fmt: skip
+                "flask_camunda_telemetry.state", "flask_camunda_telemetry.periodic")  # fmt: skip
 
 
 @contextlib.contextmanager
@@ -118,11 +118,10 @@ def hook_parts(space: harness.Workspace) -> None:
         "request._get_current_object()": "request._get_current_object()",
         "req.endpoint (the request object)": "req.endpoint",
         "req.method (the request object)": "req.method",
-        "names[endpoint] if endpoint in names": "names[endpoint] if endpoint in names else None",
-        "state.count_resolved(name)": "state.count_resolved(name)",
-        "state.commands.add(name)": "state.commands.add(name)",
+        "names.get(endpoint, UNSET)": "names.get(endpoint, UNSET)",
+        "state.counts.commands.add(name)": "state.counts.commands.add(name)",
         "time.time() (add's clock)": "clock()",
-        "not state.flusher.started": "not state.flusher.started",
+        "not counter._counting": "not counter._counting",
         "with lock: d[k] = d.get(k, 0) + 1": "with lock: counts[name] = counts.get(name, 0) + 1",
         "an empty function": "noop()",
         "the extension's hook": "ext_hook()",
@@ -133,8 +132,10 @@ def hook_parts(space: harness.Workspace) -> None:
         ext_hook()  # the endpoint's name resolved and cached
         endpoint = request.endpoint
         real = request._get_current_object()  # type: ignore[attr-defined]  # werkzeug's LocalProxy method
-        scope = {"request": request, "req": real, "names": state.names, "state": state, "endpoint": endpoint,
-                 "name": state.names.get(endpoint or ""), "clock": time.time, "lock": threading.Lock(),
+        names = state.counter.names
+        scope = {"request": request, "req": real, "names": names, "state": state, "endpoint": endpoint,
+                 "UNSET": object(), "counter": state.counter,
+                 "name": names.get(endpoint or ""), "clock": time.time, "lock": threading.Lock(),
                  "counts": {}, "noop": lambda: None, "ext_hook": ext_hook,
                  "hand_hook": hand.before_request_funcs[None][0]}  # fmt: skip
         timed = {label: _best_ns(statement, scope) for label, statement in steps.items()}

@@ -7,17 +7,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-import sqlalchemy as sa
 from flask import Flask
 
 from flask_camunda_telemetry import ConfigurationError, DatabaseUnavailableError, TelemetryExt
@@ -26,6 +23,7 @@ from flask_camunda_telemetry.web.flight import SHARE_WAIT, SingleFlight
 
 from .support.apps import host_app, make_app
 from .support.bounds import within
+from .support.databases import locked
 from .support.processes import serve, server_env, wait_for
 
 T = TypeVar("T")
@@ -41,37 +39,6 @@ BOUNDED: dict[str, Any] = {
     "CAMUNDA_TELEMETRY_REPORT_URL": "http://127.0.0.1:9/report",
 }
 READS = ("/telemetry/data", "/telemetry/", "/telemetry/metrics", "/telemetry/configuration")
-
-
-@contextmanager
-def locked(url: str) -> Iterator[None]:
-    """The telemetry tables locked by another connection: SQLite ``BEGIN EXCLUSIVE``, PostgreSQL
-    ``LOCK TABLE ... IN ACCESS EXCLUSIVE MODE``, MariaDB ``LOCK TABLES ... WRITE``."""
-    parsed = sa.make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        assert parsed.database
-        holder = sqlite3.connect(parsed.database, isolation_level=None)
-        holder.execute("BEGIN EXCLUSIVE")
-        try:
-            yield
-        finally:
-            holder.rollback()
-            holder.close()
-        return
-    engine = sa.create_engine(url, poolclass=sa.NullPool)
-    conn = engine.connect()
-    try:
-        if parsed.get_backend_name() == "postgresql":
-            conn.exec_driver_sql(f"LOCK TABLE {', '.join(TABLES)} IN ACCESS EXCLUSIVE MODE")
-        else:
-            conn.exec_driver_sql("LOCK TABLES " + ", ".join(f"{t} WRITE" for t in TABLES))
-        yield
-    finally:
-        if parsed.get_backend_name() != "postgresql":
-            conn.exec_driver_sql("UNLOCK TABLES")
-        conn.rollback()
-        conn.close()
-        engine.dispose()
 
 
 def own_app(url: str, tmp_path: Path) -> Flask:
@@ -102,7 +69,7 @@ def test_every_read_answers_503_within_the_bound_while_the_tables_are_locked(
     for path in READS:  # tables made, installation id and consent written
         assert client.get(path).status_code == 200, path
 
-    with locked(database_url):
+    with locked(database_url, TABLES):
         for path in READS:
             response, elapsed = within(LIMIT, lambda path=path: client.get(path))  # type: ignore[misc]
             assert_503(response, path)
@@ -120,7 +87,7 @@ def test_a_flush_gives_up_within_the_bound_while_the_tables_are_locked(database_
     state.count("Before", 1)
     state.flush()
     state.count("During", 1)
-    with locked(database_url):
+    with locked(database_url, TABLES):
         start = time.monotonic()
         with pytest.raises(DatabaseUnavailableError):
             within(LIMIT, state.flush)
@@ -142,7 +109,7 @@ def test_shutdown_gives_up_within_the_bound_and_logs_what_it_could_not_write(
         assert state.store.read_counts()["command"] == {"Written": 1}
     state.count("StartProcessInstanceCmd", 3)
     state.mark("root-process-instance-start", 2)
-    with locked(database_url), caplog.at_level(logging.WARNING, "flask_camunda_telemetry"):
+    with locked(database_url, TABLES), caplog.at_level(logging.WARNING, "flask_camunda_telemetry"):
         _, elapsed = within(2 * TIMEOUT + 5, state.close)
     assert elapsed < 2 * TIMEOUT + 5
     lost = [r.getMessage() for r in caplog.records if "could not be written" in r.getMessage()]
@@ -170,7 +137,7 @@ def test_reads_of_a_locked_database_never_eat_the_hosts_threads(database_url: st
     env = server_env(database_url, db_timeout=3, flush_interval=3600)
     with serve("gunicorn", env, tmp_path, ["--workers", "1", "--threads", "4"]) as server:
         assert server.request("GET", "/telemetry/data").status == 200
-        with locked(database_url), ThreadPoolExecutor(6) as pool:
+        with locked(database_url, TABLES), ThreadPoolExecutor(6) as pool:
             reads = [pool.submit(server.request, "GET", "/telemetry/data", 30.0) for _ in range(6)]
             time.sleep(0.5)  # all six sent; the first waits on the database
             start = time.monotonic()

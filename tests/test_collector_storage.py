@@ -16,11 +16,12 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_camunda_telemetry.collector import TelemetryCollector
 from flask_camunda_telemetry.collector.state import get_collector_state
 
+from .support.camunda import sent_report
 from .support.collector_app import make_collector_app, stored_reports
 from .support.databases import table_names
 from .support.documents import json_of
 from .support.processes import serve, server_env
-from .support.reports import engine_report, post_report
+from .support.reports import engine_report, get_json, post_report
 
 PINGS = "/collector/pings"
 START = dt.datetime(2025, 3, 1, 8, 0, tzinfo=dt.UTC)
@@ -82,14 +83,34 @@ def test_without_a_report_id_the_start_date_identifies_the_period(database_url: 
     assert _usage(app)["commands"] == {"A": 14}
 
 
-def test_without_a_report_id_or_a_start_date_every_report_is_stored(database_url: str, tmp_path: Path) -> None:
-    """Camunda before 7.19 sends neither: nothing tells two periods apart, so nothing is merged."""
-    app = make_collector_app(database_url, tmp_path)
-    report = engine_report(commands={"IsTelemetryEnabledCmd": 1})
-    del report["product"]["internals"]["data-collection-start-date"]
-    for _ in range(3):
-        assert _post(app, report)["replaced"] is False
+def test_without_a_report_id_or_a_start_date_the_same_document_within_the_window_is_one(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Camunda 7.14-7.18 send neither: the same document again within RESEND_WINDOW (a retry
+    after a lost answer) replaces; after the window, or another document, is another report."""
+    app = make_collector_app(database_url, tmp_path, CAMUNDA_TELEMETRY_COLLECTOR_RESEND_WINDOW="600")
+    state = get_collector_state(app)
+    same, other = _undated({"IsTelemetryEnabledCmd": 1}), _undated({"IsTelemetryEnabledCmd": 2})
+    other["installation"] = same["installation"]
+    first = dt.datetime(2025, 5, 1, 12, 0)
+    for seconds, sent, replaced in [(0, same, False), (599, same, True), (601, same, False), (602, other, False)]:
+        state.clock = lambda moment=first + dt.timedelta(seconds=seconds): moment  # type: ignore[misc]
+        assert _post(app, sent)["replaced"] is replaced, seconds
     assert len(stored_reports(database_url)) == 3
+    assert _usage(app)["commands"] == {"IsTelemetryEnabledCmd": 4}
+
+
+def _undated(commands: dict[str, int]) -> dict[str, Any]:
+    report = engine_report(commands=commands)
+    del report["product"]["internals"]["data-collection-start-date"]
+    return report
+
+
+def test_a_resend_window_of_0_stores_every_report(tmp_path: Path) -> None:
+    app = make_collector_app(f"sqlite:///{tmp_path / 'c.sqlite'}", tmp_path,
+                             CAMUNDA_TELEMETRY_COLLECTOR_RESEND_WINDOW=0)
+    report = _undated({"IsTelemetryEnabledCmd": 1})
+    assert [_post(app, report)["replaced"] for _ in range(3)] == [False] * 3
     assert _usage(app)["commands"] == {"IsTelemetryEnabledCmd": 3}
 
 
@@ -194,7 +215,7 @@ def test_concurrent_posts_of_the_same_report_from_8_clients_leave_one(database_u
         for round_ in range(5):
             report = engine_report(installation, {"StartProcessInstanceCmd": round_ + 1},
                                    start=START + dt.timedelta(days=round_))
-            answers = _post_together(server.port, report, clients=8)
+            answers = _post_together(server.port, [report] * 8, {"Telemetry-Report-Id": "same"})
             assert answers == [202] * 8, server.failure(f"answers {answers}")
         assert server.errors() == [], server.failure("errors in the log")
     rows = stored_reports(database_url)
@@ -211,16 +232,34 @@ def test_concurrent_posts_of_the_same_report_from_8_clients_leave_one(database_u
     assert summary == 5
 
 
-def _post_together(port: int, report: dict[str, Any], clients: int) -> list[int]:
-    """``clients`` threads released at once each post ``report`` with the same report id."""
-    barrier = threading.Barrier(clients)
+def test_concurrent_reports_of_a_camunda_cluster_each_count_once(database_url: str, tmp_path: Path) -> None:
+    """gunicorn with 4 workers; the 8 nodes of a Camunda 7.21 cluster whose start dates fall in one
+    second post at once, then all resend at once: 8 reports, each counted once."""
+    env = server_env(database_url, CAMUNDA_TELEMETRY_COLLECTOR_DATABASE_URI=database_url,
+                     COLLECTOR_APP_INSTANCE_PATH=str(tmp_path))
+    installation = engine_report()["installation"]
+    nodes = [sent_report("7.21.0", installation, {"ExecuteJobsCmd": n + 1, f"Node{n}Cmd": 1}, {}, START)
+             for n in range(8)]
+    with serve("gunicorn", env, tmp_path, app="tests.support.collector_app:create_app") as server:
+        for round_ in ("sent", "resent"):
+            answers = _post_together(server.port, nodes, {})
+            assert answers == [202] * 8, server.failure(f"{round_}: answers {answers}")
+        assert server.errors() == [], server.failure("errors in the log")
+        usage = get_json(server.port, f"/collector/api/usage?installation={installation}").body
+    assert len(stored_reports(database_url)) == 8
+    assert usage["commands"] == {"ExecuteJobsCmd": sum(range(1, 9)), **{f"Node{n}Cmd": 1 for n in range(8)}}
+
+
+def _post_together(port: int, bodies: list[Any], headers: dict[str, str]) -> list[int]:
+    """One thread per body, released at once, each posting its body with ``headers``."""
+    barrier = threading.Barrier(len(bodies))
     answers: list[int] = []
 
-    def send() -> None:
+    def send(body: Any) -> None:
         barrier.wait(timeout=30)
-        answers.append(post_report(port, report, {"Telemetry-Report-Id": "same"}).status)
+        answers.append(post_report(port, body, headers).status)
 
-    threads = [threading.Thread(target=send) for _ in range(clients)]
+    threads = [threading.Thread(target=send, args=(body,)) for body in bodies]
     for thread in threads:
         thread.start()
     for thread in threads:

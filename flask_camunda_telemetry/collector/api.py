@@ -90,6 +90,9 @@ def usage_filters(args: Mapping[str, str]) -> dict[str, Any]:
     empty = [name for name in _FILTERS if args.get(name) == ""]
     if empty:
         raise BadRequest(f"Empty parameter(s) {', '.join(empty)}: leave a filter out to not filter.")
+    nul = [name for name in ("installation", "version") if "\x00" in args.get(name, "")]
+    if nul:
+        raise BadRequest(f"{', '.join(nul)}: no report has a NUL in it.")
     filters: dict[str, Any] = {"installation": args.get("installation"), "version": args.get("version")}
     filters["since"] = _moment("since", args["since"], end=False) if "since" in args else None
     filters["until"] = _moment("until", args["until"], end=True) if "until" in args else None

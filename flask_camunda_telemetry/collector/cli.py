@@ -24,7 +24,22 @@ def parse_age(text: str) -> dt.timedelta:
     match = _AGE.fullmatch(text.strip())
     if match is None:
         raise click.BadParameter(f"{text!r}: expected a number and a unit, such as 400d, 12h, 2w (s, m, h, d, w).")
-    return dt.timedelta(**{_UNITS[match[2]]: int(match[1])})
+    try:
+        return dt.timedelta(**{_UNITS[match[2]]: int(match[1])})
+    except OverflowError:
+        raise click.BadParameter(f"{text!r} is too long ago: at most 999999999d.") from None
+
+
+def _before(now: dt.datetime, age: str) -> dt.datetime:
+    """``now`` less ``age``; a usage error naming ``--older-than`` for an age it cannot be."""
+    try:
+        return now - parse_age(age)
+    except OverflowError:
+        raise click.BadParameter(f"{age!r} is too long ago: it reaches before the year 1.",
+                                 param_hint="'--older-than'") from None
+    except click.BadParameter as exc:
+        exc.param_hint = "'--older-than'"
+        raise
 
 
 def _fail(exc: DatabaseUnavailableError) -> None:
@@ -50,7 +65,7 @@ def init_db() -> None:
 def prune(age: str) -> None:
     """Delete old reports (and recompute the per-installation summaries)."""
     state = get_collector_state()
-    before = state.clock() - parse_age(age)
+    before = _before(state.clock(), age)
     try:
         deleted = state.store.prune(before)
     except DatabaseUnavailableError as exc:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from ..exceptions import ConfigurationError
-from ..settings import Key, load_keys, parse_bool, parse_count, parse_names, parse_url_path
+from ..settings import Key, load_keys, parse_bool, parse_count, parse_names, parse_seconds, parse_url_path
 from ..storage.engines import database_keys
 
 PREFIX = "CAMUNDA_TELEMETRY_COLLECTOR_"
@@ -54,8 +54,17 @@ KEYS: tuple[Key, ...] = (
         "The largest report body accepted, in bytes (1 KiB to 64 MiB); a larger one gets 413."),
     *database_keys("``camunda_telemetry_collector.sqlite`` in the instance folder"),
     Key("TABLE_PREFIX", "telemetry_collector", _table_prefix,
-        "The tables are ``<prefix>_report``, ``<prefix>_count``, ``<prefix>_installation`` and ``<prefix>_usage``."),
+        "The tables are ``<prefix>_report``, ``<prefix>_count``, ``<prefix>_installation``, ``<prefix>_usage`` "
+        "and ``<prefix>_declined``."),
     Key("CREATE_TABLES", True, parse_bool, "Create missing tables on first use."),
+    Key("DB_TIMEOUT", 5.0, parse_seconds(0.5, 3600),
+        "Seconds any wait on the collector's database may last (0.5 to 3600): connect, locks, statements, and "
+        "the retries of a lock conflict, together. A report, an API call or a page answers 503 after it (a "
+        "sender keeps its counts and sends them again)."),
+    Key("RESEND_WINDOW", 3600, parse_seconds(0, 7 * 86400, integer=True, allow_zero=True),
+        "Seconds (0 to 604,800) within which the same document from the same installation, sent with neither a "
+        "report id nor a start date (Camunda 7.14 to 7.18), is one report sent again, not another; 0 stores "
+        "each one. See \"Exactly once\"."),
     Key("ACTIVE_DAYS", 30, parse_count(1, 3650),
         "An installation that reported within this many days counts as active on the dashboard."),
     Key("PAGE_SIZE", 50, parse_count(1, 1000),
@@ -77,6 +86,8 @@ class CollectorConfig:
     bind_key: str | None
     table_prefix: str
     create_tables: bool
+    db_timeout: float
+    resend_window: int
     active_days: int
     page_size: int
 

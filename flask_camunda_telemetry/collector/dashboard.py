@@ -18,6 +18,8 @@ from werkzeug.exceptions import BadRequest, NotFound
 from ..document.metrics import INTERNAL_NAMES, PUBLIC_NAMES
 from .api import guard
 from .charts import bar_rows, column_chart
+from .payload import shown
+from .schemas import storable
 from .statements import COMMAND, METRIC
 
 #: Nothing but this origin's stylesheet and images; no script at all.
@@ -38,7 +40,9 @@ GROUPS = {
 
 
 def _page(template: str, **context: Any) -> Response:
-    response = current_app.response_class(render_template(f"camunda_telemetry_collector/{template}", **context))
+    # a lone surrogate a report held (from a \\ud800 escape; UTF-8 has none) shows as its escape
+    page = shown(render_template(f"camunda_telemetry_collector/{template}", **context))
+    response = current_app.response_class(page)
     response.headers["Content-Security-Policy"] = CSP
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "no-referrer"
@@ -72,6 +76,7 @@ def overview_page() -> Response:
     per_day = store.reports_per_day(dt.datetime.combine(first_day, dt.time()))
     days = [(day.isoformat(), per_day.get(day, 0)) for day in (first_day + dt.timedelta(n) for n in range(DAYS))]
     installations, active, reports = store.fleet(now - dt.timedelta(days=config.active_days))
+    declined, _ = store.declined()
     page = _page_number()
     metrics = dict(store.top(METRIC, 1000))
     return _page(
@@ -80,6 +85,7 @@ def overview_page() -> Response:
         active=active,
         active_days=config.active_days,
         reports=reports,
+        declined=declined,
         days=days,
         reports_chart=column_chart(days, tick_every=15),
         groups={title: bar_rows(store.installations_by(column)) for title, column in GROUPS.items()},
@@ -125,7 +131,7 @@ def installation_page(installation: str) -> Response:
     if isinstance(state, Response):
         return state
     store = state.store
-    row = store.installation(installation)
+    row = store.installation(installation) if storable(installation) else None
     if row is None:
         raise NotFound(f"No report from installation {installation!r} is stored.")
     reports = store.reports(installation, state.config.page_size)

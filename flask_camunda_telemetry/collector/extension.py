@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -100,8 +101,10 @@ class TelemetryCollector(ExtensionObject):
                 f"TelemetryCollector is already initialized on app {app.import_name!r}; call init_app once per app."
             )
         config = load_config(app.config, self._options)
-        metadata, engine = resolve_database(app, self.db, config.bind_key, config.database_uri, SQLITE_FILE)
-        store = CollectorStore(define_tables(metadata, config.table_prefix), engine, config.create_tables)
+        metadata, engine = resolve_database(app, self.db, config.bind_key, config.database_uri, SQLITE_FILE,
+                                            timeout=config.db_timeout)
+        store = CollectorStore(define_tables(metadata, config.table_prefix), engine, config.create_tables,
+                               dt.timedelta(seconds=config.resend_window))
         app.extensions[EXTENSION_KEY] = CollectorState(config, store, self)
         app.url_map.converters.setdefault("collector_path", AnyPath)
         app.register_blueprint(make_blueprint(config.url_prefix), url_prefix=config.url_prefix or None)

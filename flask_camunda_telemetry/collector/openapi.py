@@ -23,7 +23,10 @@ _HTML = "text/html"
 
 class AcceptedSchema(Schema):
     installation = fields.String(required=True)
-    replaced = fields.Boolean(required=True, metadata={"description": "A report of the same period was replaced."})
+    replaced = fields.Boolean(metadata={"description": "A stored report was replaced: this one was a resend of it."})
+    declined = fields.Boolean(metadata={
+        "description": "true: the owner did not agree to report (telemetry-enabled false or null, as in Camunda "
+        "7.14-7.16's initial message); kept apart, never counted."})
 
 
 def _answer(description: str, schema: str | dict[str, Any] | None = None, media: str = _JSON) -> dict[str, Any]:
@@ -53,15 +56,16 @@ def _receiving() -> dict[str, Any]:
         "tags": ["Receiving"],
         "summary": "Receive a report",
         "description": "The document GET /telemetry/data returns, as flask-camunda-telemetry or Camunda 7.14-7.21 "
-        "send it. Unknown keys are kept. A resend (same installation, data-collection-start-date and report id) "
-        f"replaces the stored report. At most {MAX_NAMES:,} command names.",
+        "send it. Unknown keys are kept. A resend replaces the stored report: the same installation and report id; "
+        "without one, the same data-collection-start-date with every count at least the stored one's; without "
+        f"either, the same document within the resend window. At most {MAX_NAMES:,} command names.",
         "security": [{"bearer": []}, {}],
         "parameters": [{"in": "header", "name": header, "required": False,
                         "schema": {"type": "string", "pattern": "^[!-~]{1,128}$"},
                         "description": "Identifies the report across resends."} for header in REPORT_ID_HEADERS],
         "requestBody": {"required": True, "content": {_JSON: {"schema": "ReceivedReport"}}},
         "responses": {
-            "202": _answer("Stored.", "Accepted"),
+            "202": _answer("Stored (with replaced), or kept apart (with declined).", "Accepted"),
             "400": _answer("The body is not a valid report.", "CamundaError"),
             "401": _answer("A token is required (CAMUNDA_TELEMETRY_COLLECTOR_TOKENS) and none valid was sent.",
                            "CamundaError"),

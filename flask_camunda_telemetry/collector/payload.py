@@ -1,13 +1,15 @@
 """A received report: what the collector keeps of it, read with :mod:`.schemas`.
 
-The stored document is the body as received; the rest is what the dashboard groups and sums by.
+The stored document is the body as received; the rest is what the dashboard groups and sums by,
+what identifies the report (:data:`REPORT_ID`, :data:`START_DATE` or :data:`DOCUMENT`), and
+whether its owner agreed to report.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import uuid
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +22,12 @@ from ..web.bodies import JsonTooDeepError, load_json
 from .schemas import NAME_RULE, ReceivedReportSchema, storable
 from .tables import NAME_LENGTH
 
+#: What identifies a report, in this order: the sender's report id (the same across the retries of
+#: one report); else its ``data-collection-start-date`` as sent (Camunda 7.19-7.21: a resend
+#: carries the same date and the same or grown counts); else the document itself (Camunda
+#: 7.14-7.18: a resend is the same document, within the resend window).
+REPORT_ID, START_DATE, DOCUMENT = "report-id", "start-date", "document"
+
 _METRICS = {**{public: internal for internal, public in PUBLIC_NAMES.items()}, **{i: i for i in INTERNAL_NAMES}}
 
 
@@ -28,6 +36,12 @@ class InvalidReportError(TelemetryError, ValueError):
 
     .. versionadded:: 0.2.0
     """
+
+
+def shown(text: str) -> str:
+    """``text`` as it can be written in a message: a lone surrogate (from a ``\\ud800`` escape,
+    which UTF-8 cannot encode) as its escape."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _column(value: Any) -> str | None:
@@ -46,6 +60,9 @@ class Received:
     """What the collector stores of one report. Times are naive UTC."""
 
     installation: str
+    #: :data:`REPORT_ID`, :data:`START_DATE` or :data:`DOCUMENT`
+    identity: str
+    #: a digest of what identifies the report (of that kind)
     report_key: str
     received_at: dt.datetime
     period_start: dt.datetime | None
@@ -58,12 +75,19 @@ class Received:
     commands: dict[str, int]
     metrics: dict[str, int]
     document: str
+    #: ``internals."telemetry-enabled"`` as sent: ``False`` or ``None`` (undecided) is an owner who
+    #: did not agree (Camunda 7.14-7.16's initial message); ``True`` when absent.
+    consent: bool | None = True
+
+    @property
+    def declined(self) -> bool:
+        return self.consent is not True
 
 
 def _errors(messages: Any, path: str = "") -> Iterable[str]:
     if isinstance(messages, dict):
         for key, value in messages.items():
-            yield from _errors(value, f"{path}.{key}" if path else str(key))
+            yield from _errors(value, f"{path}.{shown(str(key))}" if path else shown(str(key)))
     elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
         yield f"{path or 'body'}: {' '.join(messages)}"
     elif isinstance(messages, list):
@@ -85,13 +109,23 @@ def _canonical_metrics(metrics: dict[str, int]) -> dict[str, int]:
     return out
 
 
-def _report_key(start: object, report_id: str | None) -> str:
-    """Identifies the period: the start date and the report id as sent. With neither (Camunda
-    before 7.19), nothing identifies a period: every report is a new one."""
-    if report_id is None and not isinstance(start, str):
-        return uuid.uuid4().hex
-    text = f"{start if isinstance(start, str) else ''}\x00{report_id or ''}"
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+def _identity(document: dict[str, Any], start: object, report_id: str | None) -> tuple[str, str]:
+    """What identifies the report, and its digest: see :data:`REPORT_ID`."""
+    if report_id is not None:
+        kind, parts = REPORT_ID, [start if isinstance(start, str) else "", report_id]
+    elif isinstance(start, str):
+        kind, parts = START_DATE, [start]
+    else:  # the same document however it was spaced: its keys sorted, escaped alike
+        kind, parts = DOCUMENT, [json.dumps(document, sort_keys=True, separators=(",", ":"))]
+    text = "\x00".join([kind, *parts])
+    return kind, hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def _consent(internals: object) -> bool | None:
+    if isinstance(internals, dict) and "telemetry-enabled" in internals:
+        value = internals["telemetry-enabled"]
+        return value if isinstance(value, bool) else None
+    return True
 
 
 def _naive_utc(value: dt.datetime | None) -> dt.datetime | None:
@@ -122,9 +156,11 @@ def read_report(body: bytes, report_id: str | None, received_at: dt.datetime) ->
     raw_internals = document["product"].get("internals")
     start = raw_internals.get("data-collection-start-date") if isinstance(raw_internals, dict) else None
     jdk, database, server = (internals.get(k) or {} for k in ("jdk", "database", "application_server"))
+    identity, report_key = _identity(document, start, report_id)
     return Received(
         installation=loaded["installation"],
-        report_key=_report_key(start, report_id),
+        identity=identity,
+        report_key=report_key,
         received_at=received_at,
         period_start=_naive_utc(internals.get("data_collection_start_date")),
         product_name=_column(product["name"]) or "",
@@ -136,4 +172,5 @@ def read_report(body: bytes, report_id: str | None, received_at: dt.datetime) ->
         commands={name: n for name, n in (internals.get("commands") or {}).items() if n},
         metrics={name: n for name, n in _canonical_metrics(internals.get("metrics") or {}).items() if n},
         document=text,
+        consent=_consent(raw_internals),
     )

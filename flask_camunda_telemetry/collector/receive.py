@@ -1,17 +1,21 @@
 """``POST <prefix>/pings``: a report arrives.
 
 Checked in this order, each failure a JSON error in Camunda's shape and nothing stored: the
-bearer token (401), the content type (415), the size (413), the report id header and the body
-(400). A good report answers 202 with ``{"installation", "replaced"}``.
+bearer token (401), the content type (415), the size (413), a body the server could not read
+(a broken chunked encoding, a body cut short: 400), the report id header and the body (400). A
+good report answers 202 with ``{"installation", "replaced"}``; a message of an owner who did not
+agree to report (see :attr:`.Received.declined`) is kept apart and answers 202 with
+``{"installation", "declined": true}``.
 """
 
 from __future__ import annotations
 
 import hmac
+import logging
 import re
 
 from flask import Response, request
-from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
+from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge, UnsupportedMediaType
 
 from ..document.report import REPORT_ID_HEADER
 from ..web.guards import allow
@@ -23,6 +27,7 @@ from .state import get_collector_state
 #: reporting sends ``Telemetry-Report-Id``; ``X-Telemetry-Report-Id`` is taken too.
 REPORT_ID_HEADERS = (REPORT_ID_HEADER, "X-Telemetry-Report-Id")
 _REPORT_ID = re.compile(r"[\x21-\x7e]{1,128}")
+log = logging.getLogger("flask_camunda_telemetry")
 
 
 def _token_refused(tokens: tuple[str, ...]) -> Response | None:
@@ -48,7 +53,15 @@ def _body(limit: int) -> bytes:
     )
     if request.content_length is not None and request.content_length > limit:
         raise too_large
-    body = request.stream.read(limit + 1)
+    try:
+        body = request.stream.read(limit + 1)
+    except HTTPException:  # ClientDisconnected (a body shorter than its length), MAX_CONTENT_LENGTH
+        raise
+    except Exception as exc:  # noqa: BLE001 - the server's reader failed on what the client sent
+        # (Werkzeug's dev server: OSError; gunicorn: InvalidChunkSize, NoMoreData, ...)
+        log.info("telemetry collector: a report's body could not be read: %s: %s", type(exc).__name__, exc)
+        raise BadRequest(f"The body could not be read ({type(exc).__name__}): send a well-formed "
+                             "chunked body, or one with Content-Length.") from None
     if len(body) > limit:
         raise too_large
     return body
@@ -82,5 +95,8 @@ def receive_report() -> Response:
         report = read_report(body, report_id, state.clock())
     except InvalidReportError as exc:
         raise BadRequest(str(exc)) from None
+    if report.declined:
+        state.store.keep_declined(report)
+        return json_response({"installation": report.installation, "declined": True}, 202)
     replaced = state.store.ingest(report)
     return json_response({"installation": report.installation, "replaced": replaced}, 202)

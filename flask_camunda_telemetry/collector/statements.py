@@ -1,10 +1,12 @@
 """The statements that write the collector's tables, built once per dialect (then compiled once).
 
-Storing a report: an upsert of the report row (a resend replaces it, keeping the period's receipt
-time and version), its counts, the deltas added to the daily summary, and the installation's row.
-On PostgreSQL a report new to its period is all one statement (data-modifying CTEs) taking its
-rows as arrays. Elsewhere, and for a resend, they are four statements; RETURNING makes SQLAlchemy
-send many rows as one multi-row INSERT ("insertmanyvalues"), not one per row.
+Storing a report: its report row (a resend replaces it, keeping the first receipt time and
+version), its counts, the deltas added to the daily summary, and the installation's row. A report
+with a report id is an upsert on (installation, ``report_key``, node 0); on PostgreSQL, when it is
+new, that is all one statement (data-modifying CTEs) taking its rows as arrays. Elsewhere, and
+for a resend, they are four statements; RETURNING makes SQLAlchemy send many rows as one
+multi-row INSERT ("insertmanyvalues"), not one per row. A report without one is inserted (under
+the next node number) or updated by :mod:`.ingest`, which decides which.
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Date, Table, and_, bindparam, case, func, insert, literal, select, true
+from sqlalchemy import BigInteger, Date, Table, and_, bindparam, case, func, insert, literal, select, true, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 
 from ..document.counts import Kind
 from ..exceptions import DatabaseUnavailableError
+from .exact import exact_add, exact_sum
 from .tables import CollectorTables
 
 COMMAND: str = Kind.COMMAND
@@ -28,8 +31,10 @@ METRIC: str = Kind.METRIC
 REPORT = "report"
 #: The fields the dashboard groups installations by.
 ENVIRONMENT = ("product_name", "product_version", "edition", "database_vendor", "server_vendor", "runtime")
-REPORT_COLUMNS = ["installation", "report_key", "rev", "received_at", "period_start", *ENVIRONMENT, "commands",
-                  "document"]
+REPORT_COLUMNS = ["installation", "report_key", "node", "rev", "received_at", "period_start", *ENVIRONMENT,
+                  "commands", "document"]
+#: What a resend replaces in its report row (the receipt time and version stay the first one's).
+REPLACED = ("period_start", *(e for e in ENVIRONMENT if e != "product_version"), "commands", "document")
 COUNT_COLUMNS = ["report_id", "kind", "name", "value"]
 USAGE_COLUMNS = ["day", "product_version", "kind", "name", "total"]
 INSTALLATION_COLUMNS = ["installation", "first_report", "last_report", "reports", *ENVIRONMENT]
@@ -38,6 +43,12 @@ INSTALLATION_COLUMNS = ["installation", "first_report", "last_report", "reports"
 @dataclass(frozen=True)
 class Writes:
     report: Any  # upsert of the report row, RETURNING id, rev, received_at, product_version
+    new_report: Any  # insert of a report row, RETURNING id
+    resent_report: Any  # update of a report row whose rev is still :old_rev
+    declined: Any  # upsert of an installation's row in the declined table
+    #: a write that changes nothing on the installation's row: it waits for, then holds, that row
+    #: (SQLite: the database) until the transaction ends
+    hold: Any
     counts: Any
     usage: Any  # adds each total
     installation: Any  # reports + :increment
@@ -55,8 +66,7 @@ class Writes:
 
 
 def build_writes(t: CollectorTables, dialect: str) -> Writes:
-    i = t.installation.c
-    replace = ("period_start", *(e for e in ENVIRONMENT if e != "product_version"), "commands", "document")
+    i, r = t.installation.c, t.report.c
 
     def installation(new: Any) -> dict[str, Any]:
         latest = new.last_report >= i.last_report
@@ -68,17 +78,26 @@ def build_writes(t: CollectorTables, dialect: str) -> Writes:
         }
 
     def add_total(new: Any) -> dict[str, Any]:
-        return {"total": t.usage.c.total + new.total}
+        return {"total": exact_add(t.usage.c.total, new.total)}
 
-    def upsert_report(values: Any = None) -> Any:  # a resend keeps the period's receipt time and version
-        return _upsert(dialect, t.report, ["installation", "report_key"],
-                       lambda new: {"rev": t.report.c.rev + 1, **{c: new[c] for c in replace}}, values)
+    def upsert_report(values: Any = None) -> Any:  # a resend keeps the first receipt time and version
+        return _upsert(dialect, t.report, ["installation", "report_key", "node"],
+                       lambda new: {"rev": r.rev + 1, **{c: new[c] for c in REPLACED}}, values)
 
     # nested in a CTE, an INSERT needs its VALUES spelled out
     named = select(*(bindparam(c, type_=t.report.c[c].type).label(c) for c in REPORT_COLUMNS))
     return Writes(
-        report=upsert_report().returning(t.report.c.id, t.report.c.rev, t.report.c.received_at,
-                                         t.report.c.product_version),
+        report=upsert_report().returning(r.id, r.rev, r.received_at, r.product_version),
+        new_report=insert(t.report).returning(r.id),
+        hold=update(t.installation).where(i.installation == bindparam("held")).values(reports=i.reports),
+        resent_report=(update(t.report).where(and_(r.id == bindparam("old_id"), r.rev == bindparam("old_rev")))
+                       .values(rev=r.rev + 1, **{c: bindparam(f"new_{c}", type_=r[c].type) for c in REPLACED})),
+        declined=_upsert(dialect, t.declined, ["installation"], lambda new: {
+            "first_message": case((new.first_message < t.declined.c.first_message, new.first_message),
+                                  else_=t.declined.c.first_message),
+            "last_message": case((new.last_message > t.declined.c.last_message, new.last_message),
+                                 else_=t.declined.c.last_message),
+            "messages": t.declined.c.messages + 1, "product_version": new.product_version, "consent": new.consent}),
         # RETURNING makes SQLAlchemy send many rows as one multi-row INSERT ("insertmanyvalues")
         counts=insert(t.count).returning(t.count.c.report_id),
         usage=_upsert(dialect, t.usage, USAGE_COLUMNS[:4], add_total).returning(t.usage.c.total),
@@ -122,7 +141,7 @@ def recomputed_summaries(t: CollectorTables) -> tuple[Any, Any]:
     computed from the reports."""
     r, c = t.report.c, t.count.c
     day = func.date(r.received_at, type_=Date())
-    usage = (select(day, r.product_version, c.kind, c.name, func.sum(c.value))
+    usage = (select(day, r.product_version, c.kind, c.name, exact_sum(c.value))
              .select_from(t.count.join(t.report, r.id == c.report_id))
              .group_by(day, r.product_version, c.kind, c.name)
              .union_all(select(day, r.product_version, literal(REPORT), literal("*"), func.count())

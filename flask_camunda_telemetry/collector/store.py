@@ -1,11 +1,10 @@
 """Every database access of the collector.
 
-Storing a report is one transaction: an upsert of the report row on (installation,
-``report_key``) so a resent report replaces its row (concurrent posts of the same report leave
-one), its counts, and the two summaries adjusted by the difference. Every aggregation runs in the
-database (GROUP BY): over the daily summary when it can answer (whole days, any version, every
-installation), else over the counts of the matching reports. Supports SQLite, PostgreSQL and
-MariaDB/MySQL.
+Storing a report is one transaction (see :mod:`.ingest`): its report row, its counts, and the two
+summaries adjusted by the difference. Every aggregation runs in the database (GROUP BY): over the
+daily summary when it can answer (whole days, any version, every installation), else over the
+counts of the matching reports; sums are exact (:mod:`.exact`). Every call waits on the database
+at most ``CAMUNDA_TELEMETRY_COLLECTOR_DB_TIMEOUT``. Supports SQLite, PostgreSQL and MariaDB/MySQL.
 """
 
 from __future__ import annotations
@@ -16,15 +15,18 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Date, Engine, and_, case, delete, func, insert, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.expression import ColumnElement, Executable
 
+from ..exceptions import DatabaseUnavailableError
 from ..storage.engines import LazyEngine
 from ..storage.errors import OutageLog
 from ..storage.transactions import create_missing_tables, run_transaction
+from .exact import exact_sum, largest_first, prepare
+from .ingest import ReportMovedError, day_of, store_report
 from .payload import Received
 from .statements import (
     COMMAND,
-    ENVIRONMENT,
     INSTALLATION_COLUMNS,
     METRIC,
     REPORT,
@@ -35,7 +37,12 @@ from .statements import (
 )
 from .tables import CollectorTables
 
-_HINT = "The sender keeps its counts and sends them again later."
+_KEPT = "The sender keeps its counts and sends them again later."
+_LATER = "Retry later."
+#: The setting that bounds every wait, named in the errors that say the bound was reached.
+TIMEOUT_KEY = "CAMUNDA_TELEMETRY_COLLECTOR_DB_TIMEOUT"
+#: Runs of a report's transaction when a concurrent report voided its decision (see .ingest).
+_ATTEMPTS = 4
 
 #: ``{"command": {name: total}, "metric": {name: total}}``
 Usage = dict[str, dict[str, int]]
@@ -43,11 +50,17 @@ T = TypeVar("T")
 
 
 class CollectorStore:
-    """The collector's database access for one app."""
+    """The collector's database access for one app.
 
-    def __init__(self, tables: CollectorTables, engine: LazyEngine, create_tables: bool) -> None:
+    ``resend_window``: how long the same document (without report id or start date) is taken
+    as a resend of the one stored.
+    """
+
+    def __init__(self, tables: CollectorTables, engine: LazyEngine, create_tables: bool,
+                 resend_window: dt.timedelta = dt.timedelta(hours=1)) -> None:
         self.tables = tables
         self.lazy_engine = engine
+        self.resend_window = resend_window
         self._create_tables = create_tables
         self._tables_ready = False
         self._statements: dict[str, Writes] = {}
@@ -57,13 +70,21 @@ class CollectorStore:
     def engine(self) -> Engine:
         return self.lazy_engine()
 
-    def _run(self, action: str, work: Callable[[Connection], T]) -> T:
-        self.ensure_tables()
-        return self._outages.run(lambda: run_transaction(self.engine, action, work, _HINT))
+    def _run(self, action: str, work: Callable[[Connection], T], hint: str = _LATER) -> T:
+        def prepared(conn: Connection) -> T:
+            prepare(conn)
+            return work(conn)
+
+        def attempt() -> T:
+            self.ensure_tables()
+            return run_transaction(self.engine, action, prepared, hint, self.lazy_engine.timeout, TIMEOUT_KEY)
+
+        return self._outages.run(attempt)
 
     def create_tables(self) -> None:
         """Create the tables that are missing; tolerates another process doing the same."""
-        create_missing_tables(self.engine, self.tables.all(), "flask telemetry-collector init-db")
+        create_missing_tables(self.engine, self.tables.all(), "flask telemetry-collector init-db",
+                              self.lazy_engine.timeout, TIMEOUT_KEY)
         self._tables_ready = True
 
     def ensure_tables(self) -> None:
@@ -74,10 +95,6 @@ class CollectorStore:
 
     # -- storing --------------------------------------------------------------------------
 
-    def ingest(self, report: Received) -> bool:
-        """Store ``report``; True when it replaced the one stored for the same period."""
-        return self._run("store the report", lambda conn: self._ingest(conn, report))
-
     def _writes(self, dialect: str) -> Writes:
         """The statements that store a report, built once per dialect (then compiled once)."""
         writes = self._statements.get(dialect)
@@ -85,46 +102,36 @@ class CollectorStore:
             writes = self._statements[dialect] = build_writes(self.tables, dialect)
         return writes
 
-    def _ingest(self, conn: Connection, r: Received) -> bool:
-        t = self.tables
-        writes = self._writes(conn.dialect.name)
-        environment = {name: getattr(r, name) for name in ENVIRONMENT}
-        report = {"installation": r.installation, "report_key": r.report_key, "rev": 1, "received_at": r.received_at,
-                  "period_start": r.period_start, **environment, "commands": sum(r.commands.values()),
-                  "document": r.document}
-        counts = {(COMMAND, name): n for name, n in r.commands.items()}
-        counts.update({(METRIC, name): n for name, n in r.metrics.items()})
-        if writes.whole is not None:  # one statement does it all for a report new to its period
-            kinds, names, values = [k for k, _ in counts], [name for _, name in counts], list(counts.values())
-            arrays = {"c_kind": kinds, "c_name": names, "c_value": values, "u_kind": [*kinds, REPORT],
-                      "u_name": [*names, "*"], "u_total": [*values, 1], "increment": 1}
-            report_id, rev, received_at, version = conn.execute(writes.whole, {**report, **arrays}).one()
-            if rev == 1:
-                return False
-        else:
-            report_id, rev, received_at, version = conn.execute(writes.report, report).one()
-        old: dict[tuple[str, str], int] = {}
-        if rev > 1:  # a resend: take back what the report it replaces added
-            owned = t.count.c.report_id == report_id
-            stored = conn.execute(select(t.count.c.kind, t.count.c.name, t.count.c.value).where(owned))
-            old = {(REPORT, "*"): 1, **{(k, name): v for k, name, v in stored}}
-            conn.execute(delete(t.count).where(owned))
-        rows = [{"report_id": report_id, "kind": k, "name": name, "value": n} for (k, name), n in counts.items()]
-        counts[(REPORT, "*")] = 1
-        day = _day(received_at)
-        deltas = [{"day": day, "product_version": version, "kind": k, "name": name, "total": delta}
-                  for k, name in sorted(counts.keys() | old.keys())
-                  if (delta := counts.get((k, name), 0) - old.get((k, name), 0))]
-        environment["product_version"] = version
-        writes.rest(conn, rows, deltas, {"installation": r.installation, "first_report": received_at,
-                                         "last_report": received_at, "reports": 1, **environment,
-                                         "increment": 0 if rev > 1 else 1})
-        return bool(rev > 1)
+    def ingest(self, report: Received) -> bool:
+        """Store ``report``; True when it replaced a stored report (see :mod:`.ingest`)."""
+        def work(conn: Connection) -> bool:
+            return store_report(conn, self.tables, self._writes(conn.dialect.name), report, self.resend_window)
+
+        for _ in range(_ATTEMPTS - 1):
+            try:
+                return self._run("store the report", work, _KEPT)
+            except (IntegrityError, ReportMovedError):  # a concurrent report of the same key: look again
+                continue
+        try:
+            return self._run("store the report", work, _KEPT)
+        except (IntegrityError, ReportMovedError) as exc:
+            raise DatabaseUnavailableError(
+                f"Cannot store the report: concurrent reports of its installation kept changing what it "
+                f"replaces. {_KEPT}", str(exc)) from exc
+
+    def keep_declined(self, report: Received) -> None:
+        """Note a message of an installation whose owner did not agree to report (never counted)."""
+        row = {"installation": report.installation, "first_message": report.received_at,
+               "last_message": report.received_at, "messages": 1, "product_version": report.product_version,
+               "consent": "false" if report.consent is False else "null"}
+        self._run("note the declined message",
+                  lambda conn: conn.execute(self._writes(conn.dialect.name).declined, row), _KEPT)
 
     # -- maintenance ----------------------------------------------------------------------
 
     def prune(self, before: dt.datetime, batch: int = 5000) -> int:
-        """Delete the reports received before ``before`` (naive UTC), then rebuild the summaries."""
+        """Delete the reports received before ``before`` (naive UTC), and the declined
+        installations last heard of before it, then rebuild the summaries."""
         t = self.tables
 
         def work(conn: Connection) -> int:
@@ -141,6 +148,9 @@ class CollectorStore:
             deleted += done
             if done < batch:
                 break
+        d = t.declined.c
+        self._run("prune the declined messages", lambda conn: conn.execute(delete(t.declined).where(
+            d.last_message < before)))
         self.rebuild()
         return deleted
 
@@ -164,24 +174,31 @@ class CollectorStore:
         return self._run(action, lambda conn: list(conn.execute(query)))
 
     def fleet(self, active_since: dt.datetime) -> tuple[int, int, int]:
-        """(installations, installations that reported since ``active_since``, reports)."""
+        """(installations, installations that reported since ``active_since``, reports). The sum of
+        ``reports`` is the number of report rows, so it fits the database's integers."""
         i = self.tables.installation.c
         active = func.count(case((i.last_report >= active_since, 1)))
         row = self._rows("count the installations", select(func.count(), active, func.sum(i.reports)))[0]
         return int(row[0]), int(row[1]), int(row[2] or 0)
 
+    def declined(self) -> tuple[int, int]:
+        """(installations whose owner declined, the messages they sent): never counted elsewhere."""
+        d = self.tables.declined.c
+        row = self._rows("count the declined", select(func.count(), func.sum(d.messages)))[0]
+        return int(row[0]), int(row[1] or 0)
+
     def reports_per_day(self, since: dt.datetime, installation: str | None = None) -> dict[dt.date, int]:
         """Reports received per day from the day of ``since`` on."""
         if installation is None:
             u = self.tables.usage.c
-            query = (select(u.day, func.sum(u.total)).where(and_(u.kind == REPORT, u.day >= since.date()))
+            query = (select(u.day, exact_sum(u.total)).where(and_(u.kind == REPORT, u.day >= since.date()))
                      .group_by(u.day))
         else:
             r = self.tables.report.c
             day = func.date(r.received_at, type_=Date()).label("day")
             query = (select(day, func.count())
                      .where(and_(r.received_at >= since, r.installation == installation)).group_by(day))
-        return {_day(d): int(n) for d, n in self._rows("count the reports per day", query)}
+        return {day_of(d): int(n) for d, n in self._rows("count the reports per day", query)}
 
     def installations_by(self, column: str) -> list[tuple[str | None, int]]:
         """Installations per value of one :data:`ENVIRONMENT` field (of their latest report)."""
@@ -239,25 +256,21 @@ class CollectorStore:
             conditions.append(day < until_)
         if version is not None:
             conditions.append(ver == version)
-        total = func.sum(value)
-        return (select(kind.label("kind"), name.label("name"), total.label("total")).select_from(source)
-                .where(and_(*conditions)).group_by(kind, name).having(total > 0))
+        return (select(kind.label("kind"), name.label("name"), exact_sum(value).label("total")).select_from(source)
+                .where(and_(*conditions)).group_by(kind, name))
 
     def usage(self, installation: str | None = None, since: dt.datetime | None = None,
               until: dt.datetime | None = None, version: str | None = None) -> Usage:
         """Commands and metrics summed over the matching reports (received in [since, until))."""
         usage: Usage = {COMMAND: {}, METRIC: {}}
         for kind, name, total in self._rows("sum the usage", self._sums(installation, since, until, version)):
-            usage[kind][name] = int(total)
+            if total:  # a name whose reports were replaced by ones without it sums to 0
+                usage[kind][name] = int(total)
         return usage
 
     def top(self, kind: str, limit: int, installation: str | None = None) -> list[tuple[str, int]]:
         """The ``limit`` names of ``kind`` with the largest totals (over every report)."""
         sums = self._sums(installation).subquery()
         query = (select(sums.c.name, sums.c.total).where(sums.c.kind == kind)
-                 .order_by(sums.c.total.desc(), sums.c.name).limit(limit))
-        return [(name, int(n)) for name, n in self._rows("sum the usage", query)]
-
-
-def _day(value: Any) -> dt.date:
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
+                 .order_by(*largest_first(sums.c.total, self.engine.dialect.name), sums.c.name).limit(limit))
+        return [(name, int(n)) for name, n in self._rows("sum the usage", query) if n]

@@ -1,17 +1,21 @@
-"""The collector's four tables.
+"""The collector's five tables.
 
 * ``<prefix>_report``: one row per report, with the fields the dashboard groups by, the
-  document as received (JSON text) and ``report_key``, which identifies a period of one
-  installation (so a resent report replaces its row);
+  document as received (JSON text), ``report_key``, a digest of what identifies the report as
+  sent (its report id, else its start date, else the document), and ``node``, which tells apart
+  the reports stored under one key (the nodes of a cluster that started in the same second);
 * ``<prefix>_count``: the report's commands and metrics, one row each, for the database to sum;
 * ``<prefix>_installation``: one row per installation (first and last report, how many, the
   latest report's product and environment);
 * ``<prefix>_usage``: the counts summed per day received, product version, kind and name, plus
-  the number of reports per day and version (kind ``report``).
+  the number of reports per day and version (kind ``report``);
+* ``<prefix>_declined``: one row per installation whose owner did not agree to report, yet whose
+  engine sent its one-time initial message (Camunda 7.14-7.16): kept apart, never counted.
 
-The last two are summaries kept up to date in the transaction that stores a report (the overview
-reads them instead of every report); ``flask telemetry-collector rebuild`` recomputes them from
-the reports.
+The installation and usage tables are summaries kept up to date in the transaction that stores
+a report (the overview reads them instead of every report); ``flask telemetry-collector rebuild``
+recomputes them from the reports. Sums of counts are :class:`~.exact.ExactTotal` (exact however
+large); ``installation.reports`` counts report rows, so it cannot outgrow a ``BIGINT``.
 
 Times are naive UTC. Names are at most 255 characters (the receiving side enforces it).
 """
@@ -37,6 +41,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import mysql
 
 from ..exceptions import ConfigurationError
+from .exact import ExactTotal
 
 #: The longest name (installation, command, product version, ...) a column holds.
 NAME_LENGTH = 255
@@ -54,10 +59,11 @@ class CollectorTables:
     count: Table
     installation: Table
     usage: Table
+    declined: Table
 
     def all(self) -> tuple[Table, ...]:
         """In the order they can be created."""
-        return (self.report, self.count, self.installation, self.usage)
+        return (self.report, self.count, self.installation, self.usage, self.declined)
 
 
 # Names compare exactly, also on MariaDB/MySQL (whose default collation ignores case).
@@ -85,7 +91,7 @@ def _environment() -> list[Column[str]]:
 def define_tables(metadata: MetaData, prefix: str) -> CollectorTables:
     """The tables in ``metadata``. Tables already defined there by a collector (another app on
     the same ``db``) are reused; a table of another shape under one of the names is an error."""
-    names = [f"{prefix}_{suffix}" for suffix in ("report", "count", "installation", "usage")]
+    names = [f"{prefix}_{suffix}" for suffix in ("report", "count", "installation", "usage", "declined")]
     scratch = _define(MetaData(), names)
     for name, table in zip(names, scratch.all(), strict=True):
         existing = metadata.tables.get(name)
@@ -111,13 +117,14 @@ def _define(metadata: MetaData, names: list[str]) -> CollectorTables:
         Column("id", _Id, primary_key=True, autoincrement=True),
         _name("installation", False),
         Column("report_key", String(KEY_LENGTH), nullable=False),
+        Column("node", Integer, nullable=False),
         Column("rev", Integer, nullable=False),
         Column("received_at", _Time, nullable=False),
         Column("period_start", _Time),
         *_environment(),
-        Column("commands", BigInteger, nullable=False),
+        Column("commands", ExactTotal, nullable=False),
         Column("document", _Document, nullable=False),
-        UniqueConstraint("installation", "report_key", name=f"uq_{names[0]}_period"),
+        UniqueConstraint("installation", "report_key", "node", name=f"uq_{names[0]}_key"),
         Index(f"ix_{names[0]}_installation", "installation", "received_at"),
         Index(f"ix_{names[0]}_received", "received_at"),
     )
@@ -145,7 +152,20 @@ def _define(metadata: MetaData, names: list[str]) -> CollectorTables:
         _name("product_version", False),
         Column("kind", String(8), nullable=False),
         _name("name", False),
-        Column("total", BigInteger, nullable=False),
+        Column("total", ExactTotal, nullable=False),
         PrimaryKeyConstraint("day", "product_version", "kind", "name", name=f"pk_{names[3]}"),
     )
-    return CollectorTables(report, count, installation, usage)
+    return CollectorTables(report, count, installation, usage, _declined(metadata, names[4]))
+
+
+def _declined(metadata: MetaData, name: str) -> Table:
+    return Table(
+        name, metadata,
+        _name("installation", False),
+        Column("first_message", _Time, nullable=False),
+        Column("last_message", _Time, nullable=False),
+        Column("messages", BigInteger, nullable=False),
+        _name("product_version", False),
+        Column("consent", String(8), nullable=False),  # "false", or "null" (undecided)
+        PrimaryKeyConstraint("installation", name=f"pk_{name}"),
+    )

@@ -4,7 +4,7 @@
 value the database refuses (one row's problem, never the whole batch's), or else an outage. It
 reads psycopg's SQLSTATE (``42P01`` undefined table, ``42501`` insufficient privilege, ``22xxx``
 data exceptions), PyMySQL's error numbers (1146; 1044, 1142, 1143; 1264, 1265, 1366, 1406, 1690)
-and sqlite3's messages ("no such table", "attempt to write a readonly database").
+and sqlite3's messages ("no such table", "attempt to write a readonly database", "integer overflow").
 
 :func:`database_error` turns one into the :class:`~.DatabaseUnavailableError` to raise: its
 message says what is true and what to do, with no SQL or driver text (it may reach a client);
@@ -42,7 +42,8 @@ class Problem(enum.Enum):
 _MYSQL_MISSING = {1146}
 _MYSQL_PERMISSION = {1044, 1142, 1143}
 _MYSQL_DATA = {1264, 1265, 1366, 1406, 1690}
-_SQLITE = (("no such table", Problem.MISSING_TABLE), ("readonly database", Problem.PERMISSION))
+_SQLITE = (("no such table", Problem.MISSING_TABLE), ("readonly database", Problem.PERMISSION),
+           ("integer overflow", Problem.DATA))
 
 
 def _mysql_errno(orig: BaseException) -> int | None:

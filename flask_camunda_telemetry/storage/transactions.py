@@ -29,22 +29,34 @@ def _is_transient(exc: BaseException) -> bool:
     return any(marker in text for marker in _TRANSIENT)
 
 
-def _timed_out(action: str, deadline: Deadline, exc: BaseException | None, hint: str) -> DatabaseUnavailableError:
+#: The setting a bound comes from, named when it is reached (the collector has its own).
+TIMEOUT_SETTING = "CAMUNDA_TELEMETRY_DB_TIMEOUT"
+
+
+def _timed_out(
+    action: str, deadline: Deadline, exc: BaseException | None, hint: str, setting: str
+) -> DatabaseUnavailableError:
     return DatabaseUnavailableError(
         f"Cannot {action}: the telemetry database did not answer within {deadline.timeout:g} s "
-        f"(CAMUNDA_TELEMETRY_DB_TIMEOUT). {hint}",
+        f"({setting}). {hint}",
         driver_detail(exc) if exc is not None else None,
     )
 
 
 def run_transaction(
-    engine: Engine, action: str, work: Callable[[Connection], T], hint: str, timeout: float | None = None
+    engine: Engine,
+    action: str,
+    work: Callable[[Connection], T],
+    hint: str,
+    timeout: float | None = None,
+    setting: str = TIMEOUT_SETTING,
 ) -> T:
     """Run ``work`` in a transaction, retrying lock conflicts; map outages to one error whose
     message ends with ``hint`` (what the caller does meanwhile).
 
     ``timeout``: every wait (connect, locks, statements) and every retry ends within this many
-    seconds overall; ``None``: no overall bound (the drivers' own timeouts only).
+    seconds overall; ``None``: no overall bound (the drivers' own timeouts only). ``setting``: the
+    config key of that bound, named in the error when it is reached.
 
     .. versionadded:: 0.2.0
     """
@@ -53,7 +65,7 @@ def run_transaction(
     reconnected = False
     for attempt in range(ATTEMPTS):
         if deadline.expired:
-            raise _timed_out(action, deadline, None, hint)
+            raise _timed_out(action, deadline, None, hint, setting)
         try:
             with bounded_transaction(engine, deadline) as conn:
                 return work(conn)
@@ -70,14 +82,14 @@ def run_transaction(
                 delay = min(delay * 2, 0.5)
                 continue
             if deadline.expired and classify(exc) is Problem.OUTAGE:
-                raise _timed_out(action, deadline, exc, hint) from exc
+                raise _timed_out(action, deadline, exc, hint, setting) from exc
             raise database_error(exc, action, hint) from exc
         except SQLAlchemyError as exc:
             raise database_error(exc, action, hint) from exc
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _exists(engine: Engine, table: Table, deadline: Deadline, command: str) -> bool:
+def _exists(engine: Engine, table: Table, deadline: Deadline, command: str, setting: str) -> bool:
     """Whether ``table`` exists; any error but "no such table" (permission denied, an outage, no
     answer in time) is raised."""
     try:
@@ -88,27 +100,28 @@ def _exists(engine: Engine, table: Table, deadline: Deadline, command: str) -> b
         if classify(exc) is Problem.MISSING_TABLE:
             return False
         if deadline.expired:  # the database did not answer in time
-            raise _timed_out(f"check table {table.name!r}", deadline, exc, f"Run '{command}' later.") from exc
+            raise _timed_out(f"check table {table.name!r}", deadline, exc, f"Run '{command}' later.", setting) from exc
         raise database_error(exc, f"use table {table.name!r}", f"Run '{command}' once that is fixed.") from exc
 
 
 def create_missing_tables(
-    engine: Engine, tables: Iterable[Table], command: str, timeout: float | None = None
+    engine: Engine, tables: Iterable[Table], command: str, timeout: float | None = None,
+    setting: str = TIMEOUT_SETTING,
 ) -> None:
     """Create those of ``tables`` that are missing (with their indexes); tolerates another
     process doing the same. ``command`` is what to run once the database is reachable;
-    ``timeout`` bounds the whole of it.
+    ``timeout`` (the config key ``setting``) bounds the whole of it.
 
     .. versionadded:: 0.2.0
     """
     deadline = Deadline(timeout)
     for table in tables:
-        if _exists(engine, table, deadline, command):
+        if _exists(engine, table, deadline, command, setting):
             continue
         try:
             with bounded_transaction(engine, deadline) as conn:
                 table.create(conn)
         except DBAPIError as exc:
-            if not _exists(engine, table, deadline, command):  # it was not a concurrent creation that won
+            if not _exists(engine, table, deadline, command, setting):  # it was not a concurrent creation that won
                 fix = f"Run '{command}' once that is fixed."
                 raise database_error(exc, f"create table {table.name!r}", fix) from exc

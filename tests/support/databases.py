@@ -15,6 +15,7 @@ reachable server the test is skipped with the reason; under ``CI=true`` it fails
 from __future__ import annotations
 
 import os
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -149,4 +150,35 @@ def count_rows(url: str, kind: str, table: str = "camunda_telemetry_count") -> d
             rows = conn.execute(sa.text(f"SELECT name, total FROM {table} WHERE kind = :k"), {"k": kind})
             return {name: int(total) for name, total in rows}
     finally:
+        engine.dispose()
+
+
+@contextmanager
+def locked(url: str, tables: tuple[str, ...]) -> Iterator[None]:
+    """``tables`` locked by another connection: SQLite ``BEGIN EXCLUSIVE``, PostgreSQL
+    ``LOCK TABLE ... IN ACCESS EXCLUSIVE MODE``, MariaDB ``LOCK TABLES ... WRITE``."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        assert parsed.database
+        holder = sqlite3.connect(parsed.database, isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")
+        try:
+            yield
+        finally:
+            holder.rollback()
+            holder.close()
+        return
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    conn = engine.connect()
+    try:
+        if parsed.get_backend_name() == "postgresql":
+            conn.exec_driver_sql(f"LOCK TABLE {', '.join(tables)} IN ACCESS EXCLUSIVE MODE")
+        else:
+            conn.exec_driver_sql("LOCK TABLES " + ", ".join(f"{t} WRITE" for t in tables))
+        yield
+    finally:
+        if parsed.get_backend_name() != "postgresql":
+            conn.exec_driver_sql("UNLOCK TABLES")
+        conn.rollback()
+        conn.close()
         engine.dispose()

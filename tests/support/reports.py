@@ -2,10 +2,7 @@
 
 * :func:`engine_report`: what this package's reporting sends (the ``GET /telemetry/data``
   document plus ``telemetry-enabled`` and both metric name sets);
-* :func:`camunda_report`: what a Camunda 7.14-7.21 engine sent, built from the differences
-  its payload had (``/work/shared/reference/camunda-telemetry-sending.md`` section 6): Gson's
-  dates, nulls written out, metric names per version, no ``webapps`` before 7.15, no start
-  date before 7.19, 7.14's ``unique-task-workers``;
+* what a Camunda 7.14-7.21 engine sent is :mod:`.camunda`'s, built from Camunda's own code;
 * :func:`demo_fleet`: a reproducible fleet of installations reporting over days.
 """
 
@@ -23,36 +20,21 @@ from typing import Any
 from flask_camunda_telemetry.document.metrics import INTERNAL_NAMES, PUBLIC_NAMES
 
 __all__ = [
-    "CAMUNDA_VERSIONS",
     "RECEIVED_AT_HEADER",
     "Posted",
-    "camunda_report",
     "demo_fleet",
     "engine_report",
     "get_json",
-    "gson_date",
-    "initial_message",
     "post_report",
 ]
 
 #: The test collector app takes the time a report is received at from this header (ISO).
 RECEIVED_AT_HEADER = "X-Test-Received-At"
-CAMUNDA_VERSIONS = ("7.14.0", "7.15.0", "7.16.0", "7.17.0", "7.18.0", "7.19.0", "7.20.0", "7.21.0")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def camunda_date(value: dt.datetime) -> str:
     """Camunda's REST format, as this package writes it."""
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}" + value.strftime("%z")
-
-
-def gson_date(value: dt.datetime, jdk: int = 17) -> str:
-    """A date as Gson's default DateFormat (en-US) writes it on JDK ``jdk``."""
-    hour = value.hour % 12 or 12
-    half = "AM" if value.hour < 12 else "PM"
-    comma = "," if jdk >= 9 else ""
-    space = "\u202f" if jdk >= 20 else " "
-    return f"{_MONTHS[value.month - 1]} {value.day}, {value.year}{comma} {hour}:{value:%M:%S}{space}{half}"
 
 
 def _counts(counts: Mapping[str, int]) -> dict[str, dict[str, int]]:
@@ -105,49 +87,6 @@ def engine_report(
             },
         },
     }
-
-
-def camunda_report(
-    version: str,
-    installation: str,
-    commands: Mapping[str, int],
-    metrics: Mapping[str, int],
-    start: dt.datetime,
-    jdk: int = 17,
-    unique_task_workers: int = 0,
-) -> dict[str, Any]:
-    """The body a Camunda ``version`` (7.14-7.21) engine POSTed to its telemetryEndpoint."""
-    minor = int(version.split(".")[1])
-    if minor >= 17:
-        sent_metrics: dict[str, int] = _metrics_both(metrics)
-    else:
-        sent_metrics = {name: metrics.get(name, 0) for name in INTERNAL_NAMES}
-    if minor == 14:
-        sent_metrics["unique-task-workers"] = unique_task_workers
-    internals: dict[str, Any] = {
-        "database": {"vendor": "PostgreSQL", "version": "13.4"},
-        "application-server": {"vendor": "Apache Tomcat", "version": "Apache Tomcat/9.0.58"},
-        "license-key": None,
-        "camunda-integration": ["spring-boot-starter"],
-    }
-    if minor >= 19:
-        internals["data-collection-start-date"] = gson_date(start, jdk)
-    internals.update({"commands": _counts(commands), "metrics": _counts(sent_metrics)})
-    if minor >= 15:
-        internals["webapps"] = ["cockpit", "tasklist"]
-    internals["jdk"] = {"version": f"{jdk}.0.2", "vendor": "Oracle Corporation" if jdk == 8 else "OpenJDK"}
-    internals["telemetry-enabled"] = True
-    product = {"name": "Camunda BPM Runtime", "version": version, "edition": "community", "internals": internals}
-    return {"installation": installation, "product": product}
-
-
-def initial_message(version: str, installation: str) -> dict[str, Any]:
-    """7.14-7.16's one-time message, sent before consent (nulls written out by Gson)."""
-    internals = {"database": None, "application-server": None, "license-key": None, "camunda-integration": None,
-                 "commands": None, "metrics": None, "jdk": None, "telemetry-enabled": None}
-    return {"installation": installation,
-            "product": {"name": "Camunda BPM Runtime", "version": version, "edition": "community",
-                        "internals": internals}}
 
 
 @dataclass(frozen=True)
