@@ -1,68 +1,38 @@
-"""``TelemetryExt``: the Flask extension object."""
+"""``TelemetryExt``: the Flask extension object, what a host app calls.
+
+This module is light: what ``init_app`` installs on an app (the state, the request hook, the
+routes, the page, the CLI group; :mod:`.initializing`) is loaded with the first app, and an
+app's state (:mod:`.state`) is reached through ``app.extensions``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from flask import Flask
 
-from .commandline import telemetry_cli
-from .config import load_config
 from .counting.commands import NameCommand, default_command_name, mark_command
 from .counting.names import checked_count, validate_command_name
 from .document.metrics import canonical_metric
-from .document.model import TelemetryData
-from .exceptions import AlreadyInitializedError, ConfigurationError
 from .hosting import ExtensionObject
-from .pages.views import PAGE_BLUEPRINT_NAME, make_page_blueprint
-from .rest.blueprint import BLUEPRINT_NAME, make_blueprint, serve_openapi
-from .state import EXTENSION_KEY, OPENAPI_ENDPOINT, PROMETHEUS_ENDPOINT, TelemetryState, get_state
-from .storage.engines import resolve_database
-from .storage.store import TelemetryStore
-from .storage.tables import define_tables
-from .web.routes import add_app_route
 
 if TYPE_CHECKING:
     from flask_sqlalchemy import SQLAlchemy
 
+    from .document.model import TelemetryData
     from .prometheus import TelemetryMetrics
     from .reporting.reporter import Reporting
+    from .state import TelemetryState
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _names(base: str, prefixes: tuple[str, ...]) -> tuple[str, ...]:
-    """A blueprint's registration name at each URL prefix: ``base``, ``base_2``, ..."""
-    return tuple(base if i == 0 else f"{base}_{i + 1}" for i in range(len(prefixes)))
+def _state(app: Flask | None) -> TelemetryState:
+    """The state of ``app`` (default: the current app); raises NotInitializedError."""
+    from .state import get_state
 
-
-_PROMETHEUS_EXTRA = "install the 'prometheus' extra: pip install 'flask-camunda-telemetry[prometheus]'"
-
-
-def _prometheus_module() -> ModuleType:
-    """:mod:`.prometheus`, which needs prometheus_client (raises ModuleNotFoundError saying what to install)."""
-    try:
-        from . import prometheus
-    except ModuleNotFoundError as exc:
-        if exc.name != "prometheus_client":
-            raise
-        raise ModuleNotFoundError(f"prometheus_client is not installed: {_PROMETHEUS_EXTRA}", name=exc.name) from exc
-    return prometheus
-
-
-def _prometheus_for(url: str | None) -> ModuleType | None:
-    """:mod:`.prometheus` when ``CAMUNDA_TELEMETRY_PROMETHEUS_URL`` is set; ConfigurationError if it cannot be."""
-    if url is None:
-        return None
-    try:
-        return _prometheus_module()
-    except ModuleNotFoundError:
-        raise ConfigurationError(
-            "CAMUNDA_TELEMETRY_PROMETHEUS_URL", url,
-            f"serving it needs prometheus_client, which is missing: {_PROMETHEUS_EXTRA} (or set the key to None)",
-        ) from None
+    return get_state(app)
 
 
 class TelemetryExt(ExtensionObject):
@@ -102,41 +72,18 @@ class TelemetryExt(ExtensionObject):
         """Validate the config, then install the hook, the blueprint and the CLI on ``app``.
 
         Opens no connection and starts no thread: safe before a fork (gunicorn ``--preload``).
+        The machinery it installs is loaded with the first app (importing the package stays light).
         """
-        if EXTENSION_KEY in app.extensions:
-            raise AlreadyInitializedError(
-                f"TelemetryExt is already initialized on app {app.import_name!r}; "
-                "call init_app once per app and reuse that extension object."
-            )
-        config = load_config(app.config, self._options)
-        prometheus = _prometheus_for(config.prometheus_url)
-        metadata, engine = resolve_database(
-            app, self.db, config.bind_key, config.database_uri, timeout=config.db_timeout
-        )
-        tables = define_tables(metadata, config.property_table, config.count_table)
-        blueprint_names = _names(BLUEPRINT_NAME, config.url_prefixes)
-        page_names = _names(PAGE_BLUEPRINT_NAME, config.url_prefixes)
-        store = TelemetryStore(tables, engine, config.create_tables)
-        state = TelemetryState(app, self, config, store, frozenset(blueprint_names + page_names))
-        app.extensions[EXTENSION_KEY] = state
-        app.before_request(state.counter)
-        if config.url_prefixes:
-            blueprint, page = make_blueprint(), make_page_blueprint()
-            for name, page_name, prefix in zip(blueprint_names, page_names, config.url_prefixes, strict=True):
-                app.register_blueprint(blueprint, name=name, url_prefix=prefix or None)
-                app.register_blueprint(page, name=page_name, url_prefix=prefix or None)
-        if config.openapi_url:
-            add_app_route(app, config.openapi_url, OPENAPI_ENDPOINT, serve_openapi)
-        if prometheus is not None and config.prometheus_url:
-            add_app_route(app, config.prometheus_url, PROMETHEUS_ENDPOINT, prometheus.serve_prometheus_metrics)
-        app.cli.add_command(telemetry_cli)
+        from .initializing import initialize
+
+        initialize(self, app)
 
     def state(self, app: Flask | None = None) -> TelemetryState:
         """The state of ``app`` (default: the current app); raises NotInitializedError.
 
         :meta private:
         """
-        return get_state(app)
+        return _state(app)
 
     # -- public API -----------------------------------------------------------------------
 
@@ -178,7 +125,7 @@ class TelemetryExt(ExtensionObject):
         .. versionchanged:: 0.2.0 ``n`` is bounded; errors are :class:`~.InvalidCountError`.
         """
         name, n = validate_command_name(name), checked_count(n, "count_command(n)")
-        get_state(app).count(name, n)
+        _state(app).count(name, n)
 
     def mark_occurrence(self, name: str, count: int = 1, *, app: Flask | None = None) -> None:
         """Mark ``count`` occurrences of one of the four metrics (internal or public name).
@@ -189,19 +136,19 @@ class TelemetryExt(ExtensionObject):
         .. versionchanged:: 0.2.0 ``count`` is bounded.
         """
         internal, count = canonical_metric(name), checked_count(count, "mark_occurrence(count)")
-        get_state(app).mark(internal, count)
+        _state(app).mark(internal, count)
 
     def data(self, *, app: Flask | None = None) -> TelemetryData:
         """The current document as objects (what ``/telemetry/data`` serializes)."""
-        return get_state(app).document()
+        return _state(app).document()
 
     def flush(self, *, app: Flask | None = None) -> None:
         """Write this process's unflushed counts to the database now (cluster scope)."""
-        get_state(app).flush()
+        _state(app).flush()
 
     def reset(self, *, app: Flask | None = None) -> None:
         """Zero the counts of every instance sharing the database; move the start date."""
-        get_state(app).counts.reset()
+        _state(app).counts.reset()
 
     def prometheus_collector(self, app: Flask | None = None) -> TelemetryMetrics:
         """A ``prometheus_client`` collector of ``app``'s lifetime counts (default: the current
@@ -212,7 +159,9 @@ class TelemetryExt(ExtensionObject):
 
         .. versionadded:: 0.2.0
         """
-        collector: TelemetryMetrics = _prometheus_module().TelemetryMetrics(get_state(app))
+        from .initializing import prometheus_module
+
+        collector: TelemetryMetrics = prometheus_module().TelemetryMetrics(_state(app))
         return collector
 
     def reporting(self, app: Flask | None = None) -> Reporting | None:
@@ -222,7 +171,7 @@ class TelemetryExt(ExtensionObject):
 
         .. versionadded:: 0.2.0
         """
-        return get_state(app).reporting
+        return _state(app).reporting
 
     def close(self, app: Flask | None = None) -> None:
         """Stop ``app``'s flush and report threads (waiting at most 2 s for a report in flight)
@@ -231,4 +180,4 @@ class TelemetryExt(ExtensionObject):
 
         .. versionadded:: 0.2.0
         """
-        get_state(app).close()
+        _state(app).close()

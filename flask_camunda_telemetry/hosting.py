@@ -56,7 +56,8 @@ class ExtensionObject:
     ) -> None:
         self.db = db
         self.authorize = authorize
-        self._options = options
+        #: the keyword options: defaults for the config keys (values in ``app.config`` win).
+        self.options = options
         if app is not None:
             self.init_app(app)
 

@@ -18,25 +18,26 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from flask import Flask
 
 from .config import Scope, TelemetryConfig
 from .counting.commands import CommandCounter, NameCommand
-from .document.build import build_document
+from .document.build import Snapshot, build_document
 from .document.counts import Counts
 from .document.environment import detect_application_server
 from .document.model import ApplicationServer, TelemetryData
 from .hosting import app_state
 from .periodic import AppGoneError, Periodic
-from .reporting.payload import Snapshot
-from .reporting.reporter import SHUTDOWN_WAIT, Reporting, Timing
 from .scopes import ScopedCounts
 from .scopes.cluster import ClusterCounts
 from .scopes.process import ProcessCounts
 from .storage.store import TelemetryStore
 from .web.flight import SingleFlight
+
+if TYPE_CHECKING:
+    from .reporting.reporter import Reporting
 
 EXTENSION_KEY = "camunda_telemetry"
 #: The endpoint serving CAMUNDA_TELEMETRY_OPENAPI_URL (never counted).
@@ -94,6 +95,8 @@ class TelemetryState:
         #: consent, reports and their status; None without ``CAMUNDA_TELEMETRY_REPORT_URL``.
         self.reporting: Reporting | None = None
         if config.report_url is not None:
+            from .reporting.reporter import Reporting, Timing  # urllib3's world: only when configured
+
             self.reporting = Reporting(config, self.counts.schedule(Timing.of(config)), self)
         self.reads = SingleFlight()  #: the one read per process that may wait on the database
         self.application_server: ApplicationServer | None = None
@@ -170,7 +173,7 @@ class TelemetryState:
         flush thread (after a last flush when ``flush``), and let go of the database: the
         extension's own engine is disposed of. Counting again starts new threads."""
         if self.reporting is not None:
-            self.reporting.stop(wait=SHUTDOWN_WAIT if flush else 0)
+            self.reporting.stop() if flush else self.reporting.stop(wait=0)
         self.flusher.stop(self.config.db_timeout if flush else 0, final=flush)
         self.counter.rearm()
         self.store.close(release=flush)

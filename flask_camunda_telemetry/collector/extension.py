@@ -100,7 +100,7 @@ class TelemetryCollector(ExtensionObject):
             raise AlreadyInitializedError(
                 f"TelemetryCollector is already initialized on app {app.import_name!r}; call init_app once per app."
             )
-        config = load_config(app.config, self._options)
+        config = load_config(app.config, self.options)
         metadata, engine = resolve_database(app, self.db, config.bind_key, config.database_uri, SQLITE_FILE,
                                             timeout=config.db_timeout)
         store = CollectorStore(define_tables(metadata, config.table_prefix), engine, config.create_tables,

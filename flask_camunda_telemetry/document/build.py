@@ -6,7 +6,9 @@ The JSON keys themselves are written by :mod:`.schemas`.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from .counts import Counts
@@ -68,3 +70,16 @@ def build_document(
         name=config.product_name, version=config.product_version, edition=config.edition, internals=internals
     )
     return TelemetryData(installation=installation, product=product)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The document at one moment, with the counts it shows (metrics by internal name) and the
+    exact start date it carries."""
+
+    data: TelemetryData
+    counts: Counts
+
+    @property
+    def start(self) -> dt.datetime:
+        return self.counts.start

@@ -23,10 +23,11 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from ..clock import now
+from ..document.build import Snapshot
 from ..document.counts import Counts
 from ..document.report import report_body
 from .client import INVALID, Answer
-from .payload import Snapshot, encode, problems, report_headers, report_id
+from .payload import encode, problems, report_headers, report_id
 
 log = logging.getLogger("flask_camunda_telemetry")
 

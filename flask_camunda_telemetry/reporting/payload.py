@@ -15,28 +15,13 @@ import json
 import platform
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from ..clock import to_us
-from ..document.counts import Counts
 from ..document.model import TelemetryData
 from ..document.report import REPORT_ID_HEADER
 
 _ID_NAMESPACE = uuid.UUID("5b0c5b9e-6f53-4f53-9a52-5d1c0e0b7a11")
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """The document at one moment, with the counts it shows (metrics by internal name) and the
-    exact start date it carries."""
-
-    data: TelemetryData
-    counts: Counts
-
-    @property
-    def start(self) -> dt.datetime:
-        return self.counts.start
 
 
 def encode(body: Mapping[str, Any]) -> bytes:

@@ -10,11 +10,13 @@ shares one set of counts) and :mod:`.process` (each process reports its own, as 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ..counting.counts import PendingCounts
 from ..document.counts import Counts
-from ..reporting.reporter import Schedule, Timing
+
+if TYPE_CHECKING:
+    from ..reporting.reporter import Schedule, Timing
 
 
 class ScopedCounts(Protocol):

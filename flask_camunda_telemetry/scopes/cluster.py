@@ -28,18 +28,21 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+from typing import TYPE_CHECKING
 
 from ..clock import from_us, now
 from ..counting.counts import PendingCounts, next_cut, since
 from ..document.counts import Counts, Kind
 from ..exceptions import ReportRefusedError
 from ..forking import ForkAware
-from ..reporting.delivery import Delivery
-from ..reporting.reporter import Send, Timing
 from ..storage.meta import document_counts
-from ..storage.reporting import Consent, LastReport, ReportStore, cover_shared_counts
 from ..storage.store import TelemetryStore
 from ..storage.timeouts import hold
+
+if TYPE_CHECKING:
+    from ..reporting.delivery import Delivery
+    from ..reporting.reporter import Send, Timing
+    from ..storage.reporting import Consent, LastReport, ReportStore
 
 log = logging.getLogger("flask_camunda_telemetry")
 
@@ -121,6 +124,8 @@ class ClusterCounts(ForkAware):
 
     def schedule(self, timing: Timing) -> ClusterSchedule:
         """The reports of this scope: one per interval for the whole installation."""
+        from ..storage.reporting import ReportStore, cover_shared_counts  # only with REPORT_URL
+
         return ClusterSchedule(ReportStore(self.store, cover=cover_shared_counts(self.store)), timing)
 
     # -- 6. shutdown -----------------------------------------------------------------------

@@ -27,16 +27,19 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import uuid
+from typing import TYPE_CHECKING
 
 from ..clock import from_us, now, now_us
 from ..counting.counts import PendingCounts, ReportedCounts, next_cut
 from ..document.counts import Counts
 from ..forking import ForkAware
-from ..reporting.delivery import Delivery
-from ..reporting.reporter import Send, Timing
-from ..storage.reporting import Consent, LastReport, ReportStore
 from ..storage.store import TelemetryStore
 from ..storage.timeouts import hold
+
+if TYPE_CHECKING:
+    from ..reporting.delivery import Delivery
+    from ..reporting.reporter import Send, Timing
+    from ..storage.reporting import Consent, LastReport, ReportStore
 
 _UNSEEN = dt.datetime.min.replace(tzinfo=dt.UTC)
 
@@ -148,6 +151,8 @@ class ProcessCounts(ForkAware):
 
     def schedule(self, timing: Timing) -> ProcessSchedule:
         """The reports of this scope: each process its own, on its own schedule."""
+        from ..storage.reporting import ReportStore  # only with REPORT_URL
+
         return ProcessSchedule(self, ReportStore(self.store, cover=None), timing)
 
     # -- 6. shutdown -----------------------------------------------------------------------

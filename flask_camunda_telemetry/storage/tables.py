@@ -11,23 +11,29 @@ work.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from sqlalchemy import BigInteger, Column, Integer, MetaData, PrimaryKeyConstraint, String, Table
-from sqlalchemy.dialects.mysql.reserved_words import RESERVED_WORDS_MARIADB, RESERVED_WORDS_MYSQL
-from sqlalchemy.dialects.postgresql.base import RESERVED_WORDS as RESERVED_WORDS_POSTGRESQL
-from sqlalchemy.dialects.sqlite.base import SQLiteIdentifierPreparer
-from sqlalchemy.sql.compiler import RESERVED_WORDS
 
 from ..exceptions import ConfigurationError
 
-#: Words a table name with capitals may not be (in any case): reserved on some backend.
-RESERVED = frozenset(
-    word.lower()
-    for words in (RESERVED_WORDS, RESERVED_WORDS_POSTGRESQL, RESERVED_WORDS_MYSQL, RESERVED_WORDS_MARIADB,
-                  SQLiteIdentifierPreparer.reserved_words)
-    for word in words
-)
+
+@functools.cache
+def reserved_words() -> frozenset[str]:
+    """Words a table name with capitals may not be (in any case): reserved on some backend. The
+    dialects are imported only to read their lists, and only when a name has capitals."""
+    from sqlalchemy.dialects.mysql.reserved_words import RESERVED_WORDS_MARIADB, RESERVED_WORDS_MYSQL
+    from sqlalchemy.dialects.postgresql.base import RESERVED_WORDS as RESERVED_WORDS_POSTGRESQL
+    from sqlalchemy.dialects.sqlite.base import SQLiteIdentifierPreparer
+    from sqlalchemy.sql.compiler import RESERVED_WORDS
+
+    return frozenset(
+        word.lower()
+        for words in (RESERVED_WORDS, RESERVED_WORDS_POSTGRESQL, RESERVED_WORDS_MYSQL, RESERVED_WORDS_MARIADB,
+                      SQLiteIdentifierPreparer.reserved_words)
+        for word in words
+    )
 
 
 def _quote(name: str) -> bool | None:
@@ -38,7 +44,7 @@ def _quote(name: str) -> bool | None:
 def check_table_name(key: str, name: str) -> None:
     """Raise ConfigurationError naming ``key`` when ``name`` has capitals and is a reserved word
     (emitted unquoted, it would be a syntax error at every read)."""
-    if name != name.lower() and name.lower() in RESERVED:
+    if name != name.lower() and name.lower() in reserved_words():
         raise ConfigurationError(
             key, name, f"a name with capitals is written unquoted, as Camunda's scripts do, and {name!r} is a "
             f"reserved word of SQL; write it in lower case ({name.lower()!r}: quoted where the database needs "

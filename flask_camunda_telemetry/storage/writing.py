@@ -19,13 +19,13 @@ before the database sees them.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from sqlalchemy import Table, and_, insert, update
-from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
@@ -154,8 +154,8 @@ def upsert_counts(conn: Connection, table: Table, rows: list[Row]) -> None:
     """Add each row's ``total`` to its ``(kind, name)`` row of ``table``, made if missing."""
     dialect = conn.dialect.name
     if dialect in ("sqlite", "postgresql"):
-        module = sqlite if dialect == "sqlite" else postgresql
-        stmt = module.insert(table)
+        # the dialect in use only (its engine has loaded it): the others are never imported
+        stmt = importlib.import_module(f"sqlalchemy.dialects.{dialect}").insert(table)
         conn.execute(
             stmt.on_conflict_do_update(
                 index_elements=[table.c.kind, table.c.name], set_={"total": table.c.total + stmt.excluded.total}
@@ -163,7 +163,9 @@ def upsert_counts(conn: Connection, table: Table, rows: list[Row]) -> None:
             rows,
         )
     elif dialect in ("mysql", "mariadb"):
-        my = mysql.insert(table)
+        from sqlalchemy.dialects.mysql import insert as mysql_insert
+
+        my = mysql_insert(table)
         conn.execute(my.on_duplicate_key_update(total=table.c.total + my.inserted.total), rows)
     else:  # portable: update, else insert in a savepoint, else update again
         for row in rows:
