@@ -89,7 +89,7 @@ def initialize(ext: Extension, app: Flask) -> None:
     store = TelemetryStore(tables, engine, config.create_tables)
     state = TelemetryState(app, ext, config, store, frozenset(blueprint_names + page_names))
     app.extensions[EXTENSION_KEY] = state
-    app.before_request(state.counter)
+    app.before_request(state.counter.count)
     if config.url_prefixes:
         blueprint, page = make_blueprint(), make_page_blueprint()
         for name, page_name, prefix in zip(blueprint_names, page_names, config.url_prefixes, strict=True):

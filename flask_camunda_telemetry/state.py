@@ -83,7 +83,7 @@ class TelemetryState:
         self.counts: ScopedCounts = (ClusterCounts if config.scope is Scope.CLUSTER else ProcessCounts)(
             store, config.db_timeout
         )
-        #: the request hook (``app.before_request``): one command per request routed to a view.
+        #: the request hook (``app.before_request(counter.count)``): one command per request routed to a view.
         self.counter = CommandCounter(
             app, self.counts.commands, ext, blueprints=blueprint_names, on_first_count=self.start,
             excluded=frozenset(config.excluded_endpoints) | {OPENAPI_ENDPOINT, PROMETHEUS_ENDPOINT},

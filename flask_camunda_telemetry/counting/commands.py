@@ -97,7 +97,9 @@ def _explicit(view: Callable[..., Any] | None) -> str | None:
 
 
 class CommandCounter(ForkAware):
-    """Counts one command per request routed to a view (the app's ``before_request`` hook).
+    """Counts one command per request routed to a view: :meth:`count` is the app's
+    ``before_request`` hook (a bound method: Flask checks every hook for a coroutine, which is
+    quick for a function or method and slow for another callable).
 
     ``excluded``: endpoints never counted; ``blueprints``: blueprint names whose endpoints are
     never counted (the extension's own); ``on_first_count``: called once per process (and again
@@ -127,7 +129,8 @@ class CommandCounter(ForkAware):
         #: endpoint -> command name (None: not counted); filled on first use of each endpoint.
         self.names: dict[str, str | None] = {}
 
-    def __call__(self) -> None:
+    def count(self) -> None:
+        """Count the current request's command, if it is one."""
         req: Request = request._get_current_object()  # type: ignore[attr-defined]  # one proxy look-up
         endpoint = req.endpoint
         if endpoint is None:
