@@ -131,6 +131,8 @@ class TelemetryMetrics:
         return families(None)
 
     def collect(self) -> list[Metric]:
+        """The four families with the app's lifetime counts, read now (in the app's single
+        flight, bounded by ``DB_TIMEOUT``); none while the database is down."""
         if self.state.app() is None:  # the app is gone: nothing to report
             return []
         try:

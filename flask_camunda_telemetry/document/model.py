@@ -54,6 +54,13 @@ class LicenseKey:
 
 @dataclass(frozen=True)
 class Internals:
+    """``product.internals``: where the installation runs and what it counted.
+
+    ``commands`` by command name; ``metrics`` by the name the document writes (internal or
+    public, per ``CAMUNDA_TELEMETRY_METRIC_NAMES``); ``camunda_integration`` and ``webapps`` as
+    configured; ``data_collection_start_date``: when the counts shown began.
+    """
+
     database: Database
     application_server: ApplicationServer | None
     license_key: LicenseKey | None
@@ -67,6 +74,8 @@ class Internals:
 
 @dataclass(frozen=True)
 class Product:
+    """``product``: name, version and edition (``community`` or ``enterprise``) of the engine."""
+
     name: str
     version: str
     edition: str
@@ -75,5 +84,8 @@ class Product:
 
 @dataclass(frozen=True)
 class TelemetryData:
+    """The document ``GET /telemetry/data`` answers: the installation id (one per database) and
+    the product."""
+
     installation: str | None
     product: Product

@@ -226,6 +226,7 @@ class Reporting:
 
     @property
     def started(self) -> bool:
+        """Whether this process's reporter thread runs."""
         return self.thread.started
 
     def start(self) -> None:
