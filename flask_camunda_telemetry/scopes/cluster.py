@@ -31,13 +31,14 @@ import threading
 from typing import TYPE_CHECKING
 
 from ..clock import from_us, now
-from ..counting.counts import PendingCounts, next_cut, since
+from ..counting.counts import next_cut, since
 from ..document.counts import Counts, Kind
 from ..exceptions import ReportRefusedError
 from ..forking import ForkAware
 from ..storage.meta import document_counts
 from ..storage.store import TelemetryStore
 from ..storage.timeouts import hold
+from . import ScopedCounts
 
 if TYPE_CHECKING:
     from ..reporting.delivery import Delivery
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("flask_camunda_telemetry")
 
 
-class ClusterCounts(ForkAware):
+class ClusterCounts(ScopedCounts):
     """The counts of cluster scope: this process's unflushed deltas, and the shared totals."""
 
     #: what the counts cover, as the page says it.
@@ -59,11 +60,7 @@ class ClusterCounts(ForkAware):
     _lock: threading.Lock
 
     def __init__(self, store: TelemetryStore, timeout: float) -> None:
-        super().__init__()
-        self.store = store
-        self._timeout = timeout
-        self.commands = PendingCounts()
-        self.metrics = PendingCounts()
+        super().__init__(store, timeout)
         #: the start date written when this process is the first to count on the database.
         self._default_start = now()
 
@@ -71,8 +68,7 @@ class ClusterCounts(ForkAware):
 
     def sync(self) -> None:
         """The flush thread's work: write the pending deltas, and the start date if none is set."""
-        self.commands.bound()  # first: the rest fails while the database is out of reach
-        self.metrics.bound()
+        self._bound()
         self.flush()
         with hold(self._lock, self._timeout, "sync"):
             self.store.start_date(self._default_start)

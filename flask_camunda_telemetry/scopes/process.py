@@ -30,11 +30,12 @@ import uuid
 from typing import TYPE_CHECKING
 
 from ..clock import from_us, now, now_us
-from ..counting.counts import PendingCounts, ReportedCounts, next_cut
+from ..counting.counts import ReportedCounts, next_cut
 from ..document.counts import Counts
 from ..forking import ForkAware
 from ..storage.store import TelemetryStore
 from ..storage.timeouts import hold
+from . import ScopedCounts
 
 if TYPE_CHECKING:
     from ..reporting.delivery import Delivery
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
 _UNSEEN = dt.datetime.min.replace(tzinfo=dt.UTC)
 
 
-class ProcessCounts(ForkAware):
+class ProcessCounts(ScopedCounts):
     """The counts of process scope: this process's own, and what it has reported of them. A
     forked child starts from zero, with its own start date."""
 
@@ -60,11 +61,7 @@ class ProcessCounts(ForkAware):
     started_at: dt.datetime
 
     def __init__(self, store: TelemetryStore, timeout: float) -> None:
-        super().__init__()
-        self.store = store
-        self._timeout = timeout
-        self.commands = PendingCounts()
-        self.metrics = PendingCounts()
+        super().__init__(store, timeout)
         self.commands_reported = ReportedCounts()
         self.metrics_reported = ReportedCounts()
 
@@ -72,8 +69,7 @@ class ProcessCounts(ForkAware):
 
     def sync(self) -> None:
         """The flush thread's work: record the start date, follow a reset made elsewhere."""
-        self.commands.bound()  # first: the rest fails while the database is out of reach
-        self.metrics.bound()
+        self._bound()
         with hold(self._lock, self._timeout, "sync"):  # not interleaved with a reset() here
             self.store.start_date(self.started_at)
             self._follow_reset()
