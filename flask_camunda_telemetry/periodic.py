@@ -1,8 +1,8 @@
 """The package's background threads: one class, :class:`Periodic`, carries the flusher and the reporter.
 
-A Periodic calls ``tick()`` in a daemon thread, inside ``context()`` (the app's context): at once
-when it starts, then again after the number of seconds ``tick`` returned, or at once after
-:meth:`Periodic.wake`. Every one of them behaves the same way:
+A Periodic calls ``tick()`` in a daemon thread, inside its app's context: at once when it
+starts, then again after the number of seconds ``tick`` returned (its ``interval`` when it
+returned None), or at once after :meth:`Periodic.wake`. Every one of them behaves the same way:
 
 * **started by the state, never at import or in init_app**: on the first count in a process (so
   after a fork, in the worker that serves);
@@ -14,7 +14,7 @@ when it starts, then again after the number of seconds ``tick`` returned, or at 
   with a lock or a connection half-taken by a thread it does not have; the child starts afresh;
 * **logged once while failing**: an error of ``tick`` is logged once as a warning (and again only
   if its kind changes), and its recovery once; meanwhile it tries again every ``retry`` seconds;
-* **ended with its app**: ``context()`` raising :class:`AppGoneError` ends the thread.
+* **ended with its app**: it holds the app weakly, and ends once the app is gone.
 
 .. versionadded:: 0.2.0
 """
@@ -26,7 +26,8 @@ import logging
 import threading
 import weakref
 from collections.abc import Callable
-from contextlib import AbstractContextManager
+
+from flask import Flask
 
 from .forking import ForkAware
 
@@ -37,7 +38,7 @@ FORK_WAIT = 30.0
 
 
 class AppGoneError(RuntimeError):
-    """The app a background thread works for was garbage-collected: the thread ends."""
+    """The app a background thread or a read works for was garbage-collected."""
 
 
 class _StopAtExit(ForkAware):
@@ -68,8 +69,8 @@ _at_exit = _StopAtExit()
 
 
 class Periodic(ForkAware):
-    """Runs ``tick()`` in ``context()`` in a daemon thread named ``name``, again after the seconds
-    it returns.
+    """Runs ``tick()`` in the context of the app ``app`` refers to, in a daemon thread named
+    ``name``, again after the seconds it returns (``interval`` when it returns None).
 
     :param what: what the thread does, for its log lines (``"flush"``, ``"reporting"``).
     :param retry: seconds to wait after a failed tick.
@@ -102,11 +103,12 @@ class Periodic(ForkAware):
     def __init__(
         self,
         name: str,
-        tick: Callable[[], float],
-        context: Callable[[], AbstractContextManager[object]],
+        tick: Callable[[], float | None],
+        app: weakref.ref[Flask],
         *,
         what: str,
         retry: float,
+        interval: float | None = None,
         hold_tick: bool = True,
         final: Callable[[bool], None] | None = None,
         exit_wait: float = 2.0,
@@ -115,7 +117,8 @@ class Periodic(ForkAware):
         super().__init__()
         self.name = name
         self._tick = tick
-        self._context = context
+        self._app = app
+        self.interval = retry if interval is None else interval
         self.what = what
         self.retry = retry
         self._hold_tick = hold_tick
@@ -148,9 +151,13 @@ class Periodic(ForkAware):
         """Tick now rather than at the end of the current pause."""
         self._wake.set()
 
-    def _once(self) -> float:
+    def _once(self) -> float | None:
         """One tick in the app's context; raises AppGoneError once the app is gone."""
-        with self._context():
+        app = self._app()
+        if app is None:
+            raise AppGoneError(f"the app of {self.name} is gone")
+        with app.app_context():
+            del app  # the context holds it for the tick, and no longer
             if not self._hold_tick:
                 return self._tick()
             with self.busy:
@@ -172,7 +179,7 @@ class Periodic(ForkAware):
                 if self._failing is not None:
                     log.info("telemetry %s recovered", self.what)
                 self._failing = None
-            wake.wait(pause)
+            wake.wait(self.interval if pause is None else pause)
             wake.clear()
 
     def stop(self, wait: float, *, final: bool = True) -> None:

@@ -83,13 +83,9 @@ class TelemetryState:
         self.counts: ScopedCounts = (ClusterCounts if config.scope is Scope.CLUSTER else ProcessCounts)(
             store, config.db_timeout
         )
-        #: the request hook (``app.before_request(counter.count)``): one command per request routed to a view.
-        self.counter = CommandCounter(
-            app, self.counts.commands, ext, blueprints=blueprint_names, on_first_count=self.start,
-            excluded=frozenset(config.excluded_endpoints) | {OPENAPI_ENDPOINT, PROMETHEUS_ENDPOINT},
-        )
+        #: the flush thread: the counts' ``sync`` every ``FLUSH_INTERVAL``, their ``close`` at exit.
         self.flusher = Periodic(
-            "camunda-telemetry-flush", self._sync, self.app_context, what="flush", retry=config.flush_interval,
+            "camunda-telemetry-flush", self.counts.sync, self.app, what="flush", retry=config.flush_interval,
             final=self.counts.close, exit_wait=config.db_timeout, exit_order=1,
         )
         #: consent, reports and their status; None without ``CAMUNDA_TELEMETRY_REPORT_URL``.
@@ -98,6 +94,12 @@ class TelemetryState:
             from .reporting.reporter import Reporting, Timing  # urllib3's world: only when configured
 
             self.reporting = Reporting(config, self.counts.schedule(Timing.of(config)), self)
+        #: the request hook (``app.before_request(counter.count)``); its first count in a process
+        #: starts the background threads.
+        self.counter = CommandCounter(
+            app, self.counts.commands, ext, blueprints=blueprint_names, starts=self._threads(),
+            excluded=frozenset(config.excluded_endpoints) | {OPENAPI_ENDPOINT, PROMETHEUS_ENDPOINT},
+        )
         self.reads = SingleFlight()  #: the one read per process that may wait on the database
         self.application_server: ApplicationServer | None = None
         weakref.finalize(app, self.close, flush=False)
@@ -116,15 +118,14 @@ class TelemetryState:
         if not self.flusher.started:
             self.start()
 
+    def _threads(self) -> tuple[Periodic, ...]:
+        """The background threads: the flusher, and the reporter with ``REPORT_URL``."""
+        return (self.flusher,) if self.reporting is None else (self.flusher, self.reporting.thread)
+
     def start(self) -> None:
         """Start this process's flush thread and reporter, if not yet (the first count does)."""
-        self.flusher.start()
-        if self.reporting is not None:
-            self.reporting.start()
-
-    def _sync(self) -> float:
-        self.counts.sync()
-        return self.config.flush_interval
+        for thread in self._threads():
+            thread.start()
 
     def observe_server(self, environ: Mapping[str, Any]) -> None:
         if self.application_server is None:

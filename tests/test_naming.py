@@ -22,7 +22,7 @@ def command_name(endpoint: str, view: Callable[..., Any]) -> str | None:
     app.view_functions[endpoint] = view
     counter = CommandCounter(
         app, PendingCounts(), SimpleNamespace(name_command=None),
-        excluded=frozenset(), blueprints=frozenset(), on_first_count=lambda: None,
+        excluded=frozenset(), blueprints=frozenset(), starts=(),
     )
     return counter.resolve(endpoint)
 

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import logging
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
 from flask import Flask, Request, current_app, request
@@ -53,6 +53,12 @@ log = logging.getLogger("flask_camunda_telemetry")
 
 F = TypeVar("F", bound=Callable[..., Any])
 _UNSET = object()
+
+
+class Startable(Protocol):
+    """A background thread the first count starts (cheap to start again)."""
+
+    def start(self) -> None: ...
 
 
 class Hooks(Protocol):
@@ -102,8 +108,8 @@ class CommandCounter(ForkAware):
     quick for a function or method and slow for another callable).
 
     ``excluded``: endpoints never counted; ``blueprints``: blueprint names whose endpoints are
-    never counted (the extension's own); ``on_first_count``: called once per process (and again
-    after :meth:`rearm`), on the first count, to start the background work.
+    never counted (the extension's own); ``starts``: the background threads started by the first
+    count in a process (and again after :meth:`rearm`).
     """
 
     fork_fresh = {"_counting": lambda: False}
@@ -117,7 +123,7 @@ class CommandCounter(ForkAware):
         *,
         excluded: frozenset[str],
         blueprints: frozenset[str],
-        on_first_count: Callable[[], None],
+        starts: Sequence[Startable],
     ) -> None:
         super().__init__()
         self._app = weakref.ref(app)
@@ -125,7 +131,7 @@ class CommandCounter(ForkAware):
         self._hooks = hooks
         self._excluded = excluded
         self._blueprints = blueprints
-        self._on_first_count = on_first_count
+        self._starts = starts
         #: endpoint -> command name (None: not counted); filled on first use of each endpoint.
         self.names: dict[str, str | None] = {}
 
@@ -146,10 +152,11 @@ class CommandCounter(ForkAware):
         self._commands.add(name)  # type: ignore[arg-type]
         if not self._counting:
             self._counting = True
-            self._on_first_count()
+            for thread in self._starts:
+                thread.start()
 
     def rearm(self) -> None:
-        """Call ``on_first_count`` again on the next count (the background work was stopped)."""
+        """Start the background threads again on the next count (they were stopped)."""
         self._counting = False
 
     def resolve(self, endpoint: str) -> str | None:

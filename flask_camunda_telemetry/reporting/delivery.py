@@ -16,11 +16,13 @@ import logging
 import random
 import threading
 import time
+import weakref
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlsplit
+
+from flask import Flask
 
 from ..clock import now
 from ..document.build import Snapshot
@@ -80,8 +82,9 @@ class ReportSource(Protocol):
     def snapshot(self) -> Snapshot:
         """The document now (cluster scope: after flushing this process's counts)."""
 
-    def app_context(self) -> AbstractContextManager[object]:
-        """The app's context; raises AppGoneError once the app is gone."""
+    @property
+    def app(self) -> weakref.ref[Flask]:
+        """The app, held weakly."""
 
 
 @dataclass(frozen=True)

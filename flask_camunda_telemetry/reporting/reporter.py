@@ -141,7 +141,7 @@ class Reporting:
         self.timing = Timing.of(config)
         self.sender = Sender(config, post, lambda: schedule.sender)
         self.thread = Periodic(
-            "camunda-telemetry-report", self._tick, source.app_context, what="reporting",
+            "camunda-telemetry-report", self._tick, source.app, what="reporting",
             retry=self.timing.poll, hold_tick=False, exit_wait=SHUTDOWN_WAIT, exit_order=0,
         )
 
