@@ -248,7 +248,7 @@ def fresh_database(admin_url: str, keep: bool) -> Iterator[str]:
 
 
 def _reads(store: CollectorStore, now: dt.datetime) -> dict[str, str]:
-    some = store.installations(limit=1)[0].installation
+    some = store.installations(1)[0].installation
     return {
         "overview page": "/collector/",
         "usage API, all": "/collector/api/usage",

@@ -24,6 +24,7 @@ from ..storage.errors import OutageLog
 from ..storage.transactions import create_missing_tables, run_transaction
 from .exact import exact_sum, largest_first, prepare
 from .ingest import ReportMovedError, day_of, store_report
+from .paging import Position, installations_query
 from .payload import Received
 from .statements import (
     COMMAND,
@@ -209,11 +210,12 @@ class CollectorStore:
         query = select(col, func.count().label("n")).group_by(col).order_by(func.count().desc(), col)
         return [(value, int(n)) for value, n in self._rows("group the installations", query)]
 
-    def installations(self, limit: int | None = None, offset: int = 0) -> list[Any]:
-        """Installations, the latest to report first."""
-        i = self.tables.installation
-        query = select(i).order_by(i.c.last_report.desc(), i.c.installation).offset(offset).limit(limit)
-        return self._rows("list the installations", query)
+    def installations(self, limit: int | None = None, after: Position | None = None,
+                      before: Position | None = None) -> list[Any]:
+        """Installations, the latest to report first (see :mod:`.paging`): the first ``limit``
+        (None: all), those past ``after``, or the ``limit`` just before ``before``."""
+        rows = self._rows("list the installations", installations_query(self.tables.installation, limit, after, before))
+        return rows[::-1] if before is not None else rows
 
     def installation(self, installation: str) -> Any:
         i = self.tables.installation
