@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 
 from flask_camunda_telemetry import ConfigurationError, DatabaseUnavailableError, TelemetryExt
@@ -23,7 +24,7 @@ from flask_camunda_telemetry.web.flight import SHARE_WAIT, SingleFlight
 
 from .support.apps import host_app, make_app
 from .support.bounds import within
-from .support.databases import locked
+from .support.databases import locked, server_backends
 from .support.processes import serve, server_env, wait_for
 
 T = TypeVar("T")
@@ -196,3 +197,30 @@ def test_concurrent_reads_share_one_flight_or_answer_at_once() -> None:
         assert leader.result() == "result"
     with pytest.raises(DatabaseUnavailableError, match=r"did not answer within 0\.5 s"):
         flights.run("data", lambda: time.sleep(2), 0.5, contextlib.nullcontext)
+
+
+@pytest.mark.parametrize("database_url", [b for b in server_backends() if b == "postgresql"], indirect=True)
+def test_the_own_postgresql_engine_bounds_each_session_and_spends_no_round_trip_on_it(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The extension's own engine sets the bound once per connection (libpq ``options``), so a
+    transaction with the whole bound left sends no ``set_config`` of its own (one round trip
+    fewer per flush and per report received); the host's engine still gets it per transaction."""
+    app = own_app(database_url, tmp_path)
+    state = get_state(app)
+    sent: list[str] = []
+    sa.event.listen(state.store.engine, "before_cursor_execute", lambda *args: sent.append(str(args[2])))
+    state.count("StartProcessInstanceCmd", 1)
+    state.flush()
+    with state.store.engine.connect() as conn:
+        bounds = [conn.exec_driver_sql(f"SHOW {name}").scalar() for name in ("statement_timeout", "lock_timeout")]
+    assert bounds == ["1s", "1s"]  # TIMEOUT
+    assert sent and not [statement for statement in sent if "set_config" in statement], sent
+    hosts = hosts_db_app(database_url, tmp_path / "host")
+    with hosts.app_context():
+        host_engine = get_state(hosts).store.engine
+    host_sent: list[str] = []
+    sa.event.listen(host_engine, "before_cursor_execute", lambda *args: host_sent.append(str(args[2])))
+    get_state(hosts).count("X", 1)
+    get_state(hosts).flush()
+    assert [statement for statement in host_sent if "set_config" in statement]

@@ -1,9 +1,11 @@
 """The collector's own database waits are bounded by ``CAMUNDA_TELEMETRY_COLLECTOR_DB_TIMEOUT``:
 with its tables locked by another connection, a report, the API and the dashboard answer a JSON
-503 within the bound, and answer again once the lock is gone."""
+503 within the bound, and answer again once the lock is gone. ``prune`` and ``rebuild``, which
+read every report, are bounded by their ``--timeout`` instead."""
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -74,3 +76,40 @@ def test_the_defaults_are_5_seconds_and_an_hour(tmp_path: Path) -> None:
     assert (config.db_timeout, config.resend_window) == (5.0, 3600)
     app = make_collector_app(None, tmp_path, CAMUNDA_TELEMETRY_COLLECTOR_DB_TIMEOUT="2.5")
     assert get_collector_state(app).store.lazy_engine.timeout == 2.5
+
+
+def _locked_for(url: str, seconds: float) -> threading.Thread:
+    """The tables locked by another connection, from now on for ``seconds``."""
+    held = threading.Event()
+
+    def hold() -> None:
+        with locked(url, TABLES):
+            held.set()
+            time.sleep(seconds)
+
+    thread = threading.Thread(target=hold, daemon=True)
+    thread.start()
+    assert held.wait(30), "the tables could not be locked"
+    return thread
+
+
+@pytest.mark.parametrize("command", [["rebuild"], ["prune", "--older-than", "400d"]])
+def test_maintenance_waits_past_db_timeout_and_ends_within_its_own(
+    database_url: str, tmp_path: Path, command: list[str]
+) -> None:
+    """On a big fleet prune and rebuild take longer than a request may (100,000 installations:
+    minutes): a lock held past DB_TIMEOUT is waited out; one held past --timeout fails naming it."""
+    app = make_collector_app(database_url, tmp_path, CAMUNDA_TELEMETRY_COLLECTOR_DB_TIMEOUT=0.5)
+    assert app.test_client().post("/collector/pings", json=engine_report()).status_code == 202
+    cli = app.test_cli_runner()
+    holder = _locked_for(database_url, 1.5)
+    result, _ = within(LIMIT + 30, lambda: cli.invoke(args=["telemetry-collector", *command]))
+    holder.join()
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert len(json_of(app.test_client().get("/collector/api/installations"))) == 1
+
+    holder = _locked_for(database_url, 1.5)
+    result, _ = within(LIMIT, lambda: cli.invoke(args=["telemetry-collector", *command, "--timeout", "0.5"]))
+    holder.join()
+    assert result.exit_code == 1, (result.output, result.exception)
+    assert "--timeout" in result.output

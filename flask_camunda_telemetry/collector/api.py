@@ -1,4 +1,5 @@
-"""The JSON API for scripts: ``<prefix>/api/installations`` and ``<prefix>/api/usage``.
+"""The JSON API for scripts: ``<prefix>/api/installations`` (in pages, see :mod:`.paging`) and
+``<prefix>/api/usage``.
 
 Both are guarded by the ``authorize`` hook. Times are ISO 8601 in UTC.
 """
@@ -9,13 +10,14 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Response, request
+from flask import Response, request, url_for
 from marshmallow import Schema, fields
 from werkzeug.exceptions import BadRequest
 
 from ..document.schemas import DashKeyedSchema
 from ..web.guards import allow, check_hook, refusal_response
 from ..web.responses import json_response
+from .paging import cursor_of, read_cursor, read_limit
 from .state import CollectorState, get_collector_state
 from .statements import COMMAND, METRIC
 from .store import Usage
@@ -118,13 +120,22 @@ def guard(*methods: str) -> CollectorState | Response:
 
 
 def api_installations() -> Response:
+    """A page of installations (``?limit=``), with a ``Link: <...>; rel="next"`` header to the
+    next page (``?after=``, a cursor) unless it is the last (see :mod:`.paging`)."""
     state = guard("GET", "HEAD")
     if isinstance(state, Response):
         return state
-    if request.args:
-        raise BadRequest("GET /api/installations takes no parameters.")
-    rows = state.store.installations()
-    return json_response(_installations.dump([installation_record(row) for row in rows]))
+    unknown = sorted(set(request.args) - {"limit", "after"})
+    if unknown:
+        raise BadRequest(f"Unknown parameter(s) {', '.join(unknown)}; GET /api/installations takes limit and after.")
+    limit = read_limit(request.args)
+    after = read_cursor("after", request.args["after"]) if "after" in request.args else None
+    rows = state.store.installations(limit + 1, after=after)
+    response = json_response(_installations.dump([installation_record(row) for row in rows[:limit]]))
+    if len(rows) > limit:
+        following = url_for(request.endpoint or "", limit=limit, after=cursor_of(rows[limit - 1]), _external=True)
+        response.headers["Link"] = f'<{following}>; rel="next"'
+    return response
 
 
 def api_usage() -> Response:

@@ -15,6 +15,13 @@ from .state import get_collector_state
 
 commands = AppGroup("telemetry-collector", help="The telemetry collector: tables, pruning, OpenAPI.")
 
+#: ``prune`` and ``rebuild`` read every report, which takes longer than a request's
+#: ``DB_TIMEOUT`` on a big fleet: every wait of theirs is bounded by ``--timeout`` instead.
+MAINTENANCE_TIMEOUT = 3600.0
+_timeout = click.option(
+    "--timeout", type=click.FloatRange(0.5, 7 * 86400), default=MAINTENANCE_TIMEOUT, show_default=True,
+    help="Seconds each transaction may wait on the database in all (instead of DB_TIMEOUT, which bounds requests).")
+
 _AGE = re.compile(r"(\d+)([smhdw])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -62,22 +69,24 @@ def init_db() -> None:
 
 @commands.command("prune")
 @click.option("--older-than", "age", required=True, help="Delete the reports received longer ago than this (400d).")
-def prune(age: str) -> None:
+@_timeout
+def prune(age: str, timeout: float) -> None:
     """Delete old reports (and recompute the per-installation summaries)."""
     state = get_collector_state()
     before = _before(state.clock(), age)
     try:
-        deleted = state.store.prune(before)
+        deleted = state.store.prune(before, timeout=timeout)
     except DatabaseUnavailableError as exc:
         _fail(exc)
     click.echo(f"Deleted {deleted} report(s) received before {before.isoformat(timespec='seconds')} UTC.")
 
 
 @commands.command("rebuild")
-def rebuild() -> None:
+@_timeout
+def rebuild(timeout: float) -> None:
     """Recompute the per-installation summaries from the stored reports."""
     try:
-        get_collector_state().store.rebuild()
+        get_collector_state().store.rebuild(timeout)
     except DatabaseUnavailableError as exc:
         _fail(exc)
     click.echo("Summaries rebuilt.")

@@ -13,21 +13,21 @@ import math
 from typing import Any
 
 from flask import Response, current_app, render_template, request
-from werkzeug.exceptions import BadRequest, NotFound
+from werkzeug.exceptions import NotFound
 
 from ..document.metrics import INTERNAL_NAMES, PUBLIC_NAMES
 from .api import guard
 from .charts import bar_rows, column_chart
+from .paging import Position, cursor_of, read_cursor
 from .payload import shown
 from .schemas import storable
 from .statements import COMMAND, METRIC
+from .store import CollectorStore
 
 #: Nothing but this origin's stylesheet and images; no script at all.
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; "
        "frame-ancestors 'none'")
 DAYS = 90
-#: The last page number the overview takes (far past any real fleet).
-MAX_PAGE = 10**6
 TOP_COMMANDS = 20
 #: Dashboard title -> the installation field it groups by.
 GROUPS = {
@@ -59,11 +59,28 @@ def _metrics(totals: dict[str, int]) -> list[tuple[str, str | None, int]]:
     return rows + [(name, None, n) for name, n in sorted(totals.items()) if name not in PUBLIC_NAMES]
 
 
-def _page_number() -> int:
-    text = request.args.get("page", "1")
-    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_PAGE:
-        raise BadRequest(f"page={text!r}: expected a page number from 1 to {MAX_PAGE}.")
-    return int(text)
+def _positions() -> tuple[Position | None, Position | None]:
+    """``?after=`` and ``?before=`` (with both, ``after`` counts)."""
+    args = request.args
+    if "after" in args:
+        return read_cursor("after", args["after"]), None
+    return None, read_cursor("before", args["before"]) if "before" in args else None
+
+
+def _listing(store: CollectorStore, size: int, after: Position | None, before: Position | None,
+             ) -> tuple[list[Any], str | None, str | None]:
+    """The page of the installation list past ``after`` or before ``before`` (neither: the
+    first), and the cursors of the newer and the older page next to it (None: none)."""
+    if before is not None:
+        rows = store.installations(size + 1, before=before)
+        if len(rows) > size:  # a page in the middle; else what is before fits the first page: shown whole
+            return rows[1:], cursor_of(rows[1]), cursor_of(rows[-1])
+    rows = store.installations(size + 1, after=after)
+    older = cursor_of(rows[size - 1]) if len(rows) > size else None
+    newer = None
+    if after is not None and store.installations(1, before=after):
+        newer = cursor_of(rows[0] if rows else after)
+    return rows[:size], newer, older
 
 
 def overview_page() -> Response:
@@ -71,13 +88,14 @@ def overview_page() -> Response:
     if isinstance(state, Response):
         return state
     store, config = state.store, state.config
+    after, before = _positions()
     now = state.clock()
     first_day = now.date() - dt.timedelta(days=DAYS - 1)
     per_day = store.reports_per_day(dt.datetime.combine(first_day, dt.time()))
     days = [(day.isoformat(), per_day.get(day, 0)) for day in (first_day + dt.timedelta(n) for n in range(DAYS))]
     installations, active, reports = store.fleet(now - dt.timedelta(days=config.active_days))
     declined, _ = store.declined()
-    page = _page_number()
+    rows, newer, older = _listing(store, config.page_size, after, before)
     metrics = dict(store.top(METRIC, 1000))
     return _page(
         "overview.html",
@@ -91,9 +109,9 @@ def overview_page() -> Response:
         groups={title: bar_rows(store.installations_by(column)) for title, column in GROUPS.items()},
         commands=bar_rows(store.top(COMMAND, TOP_COMMANDS), limit=TOP_COMMANDS),
         metrics=_metrics(metrics),
-        rows=store.installations(limit=config.page_size, offset=(page - 1) * config.page_size),
-        page=page,
-        pages=max(1, math.ceil(installations / config.page_size)),
+        rows=rows,
+        newer=newer,
+        older=older,
     )
 
 

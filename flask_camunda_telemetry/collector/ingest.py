@@ -111,8 +111,7 @@ def _by_report_id(conn: Connection, t: CollectorTables, writes: Writes, r: Recei
     report, new = _row(r), _counts(r)
     if writes.whole is not None:  # one statement does it all for a report new to its key
         kinds, names, values = [k for k, _ in new], [name for _, name in new], list(new.values())
-        arrays = {"c_kind": kinds, "c_name": names, "c_value": values, "u_kind": [*kinds, REPORT],
-                  "u_name": [*names, "*"], "u_total": [*values, 1], "increment": 1}
+        arrays = {"c_kind": kinds, "c_name": names, "c_value": values, "increment": 1}
         report_id, rev, received_at, version = conn.execute(writes.whole, {**report, **arrays}).one()
         if rev == 1:
             return False

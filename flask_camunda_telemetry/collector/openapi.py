@@ -12,13 +12,16 @@ from marshmallow import Schema, fields
 
 from ..document.schemas import AuthorizationErrorSchema, CamundaDateTime, ErrorSchema
 from .api import InstallationSchema, UsageSchema
-from .dashboard import MAX_PAGE
+from .paging import DEFAULT_LIMIT, MAX_CURSOR, MAX_LIMIT
 from .receive import REPORT_ID_HEADERS
 from .schemas import MAX_NAMES, NAME_PATTERN, ReceivedReportSchema
 from .tables import NAME_LENGTH
 
 _JSON = "application/json"
 _HTML = "text/html"
+_CURSOR_SCHEMA = {"type": "string", "pattern": "^[A-Za-z0-9_-]+$", "maxLength": MAX_CURSOR}
+_LINK = ('<URL of the next page>; rel="next" (RFC 8288): the same limit, after the last installation of this '
+         "page (a keyset cursor, not an offset). Absent on the last page.")
 
 
 class AcceptedSchema(Schema):
@@ -76,6 +79,30 @@ def _receiving() -> dict[str, Any]:
     }
 
 
+def _installations() -> dict[str, Any]:
+    """``GET /api/installations``: a page at a time (see :mod:`.paging`)."""
+    return {
+        "operationId": "listInstallations", "tags": ["API"], "summary": "The installations, a page at a time",
+        "description": "Every installation that reports (never one whose owner declined), the latest to report "
+        "first (ties: the installation id, descending), a page at a time. An installation that reports while a "
+        "client pages moves to the front: a walk lists every other installation exactly once, in order.",
+        "parameters": [
+            _query("limit", f"Installations per page (default {DEFAULT_LIMIT}).",
+                   {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}),
+            _query("after", "The page after this position: a cursor from the Link header of the page before; "
+                   "opaque.", _CURSOR_SCHEMA),
+        ],
+        "responses": {
+            "200": {"description": "A page; latest first. The last page has no Link header.",
+                    "headers": {"Link": {"required": False, "description": _LINK,
+                                         "schema": {"type": "string"}}},
+                    "content": {_JSON: {"schema": {"type": "array", "items": "Installation"}}}},
+            "400": _answer("An unknown parameter, a limit out of range, or a cursor this collector did not "
+                           "write.", "CamundaError"),
+        },
+    }
+
+
 def _operations() -> dict[str, dict[str, Any]]:
     moment = {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]}
     usage_filters = [
@@ -86,11 +113,7 @@ def _operations() -> dict[str, dict[str, Any]]:
     ]
     return {
         "/pings": {"post": _receiving()},
-        "/api/installations": {"get": _guarded({
-            "operationId": "listInstallations", "tags": ["API"], "summary": "Every installation",
-            "responses": {"200": {"description": "Latest first.",
-                                  "content": {_JSON: {"schema": {"type": "array", "items": "Installation"}}}}},
-        })},
+        "/api/installations": {"get": _guarded(_installations())},
         "/api/usage": {"get": _guarded({
             "operationId": "usage", "tags": ["API"], "summary": "Commands and metrics summed over reports",
             "parameters": usage_filters,
@@ -99,10 +122,12 @@ def _operations() -> dict[str, dict[str, Any]]:
         })},
         "/": {"get": _guarded({
             "operationId": "overviewPage", "tags": ["Dashboard"], "summary": "The fleet (HTML)",
-            "parameters": [_query("page", "The page of the installation list.",
-                                  {"type": "integer", "minimum": 1, "maximum": MAX_PAGE})],
+            "parameters": [_query("after", "List the installations after this position (the Older link); a cursor, "
+                                  "opaque.", _CURSOR_SCHEMA),
+                           _query("before", "List the installations before this position (the Newer link), unless "
+                                  "after is given.", _CURSOR_SCHEMA)],
             "responses": {"200": _answer("The page.", {"type": "string"}, _HTML),
-                          "400": _answer("A page that is not a number from 1.", "CamundaError")},
+                          "400": _answer("A cursor this collector did not write.", "CamundaError")},
         })},
         "/installations/{installation}": {"get": _guarded({
             "operationId": "installationPage", "tags": ["Dashboard"], "summary": "One installation (HTML)",

@@ -15,14 +15,29 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Date, Table, and_, bindparam, case, func, insert, literal, select, true, update
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    Table,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    insert,
+    literal,
+    select,
+    true,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 
 from ..document.counts import Kind
 from ..exceptions import DatabaseUnavailableError
-from .exact import exact_add, exact_sum
+from .exact import ExactTotal, exact_add, exact_sum
 from .tables import CollectorTables
 
 COMMAND: str = Kind.COMMAND
@@ -110,9 +125,10 @@ def _whole(t: CollectorTables, report: Any, installation: Callable[[Any], dict[s
            add_total: Callable[[Any], dict[str, Any]]) -> Any:
     """PostgreSQL: the report's upsert and, if it made a new row, its counts, the daily summary's
     deltas and the installation's row, as data-modifying CTEs of one statement. The counts come
-    as arrays ``c_kind``, ``c_name``, ``c_value``, the deltas as ``u_kind``, ``u_name``, ``u_total``:
-    one short statement, prepared once by psycopg, however many rows. Answers id, rev, received_at,
-    product_version; on a resend (rev > 1) it stored the report row only."""
+    as arrays ``c_kind``, ``c_name``, ``c_value``; the deltas are those counts and the report's own
+    (kind :data:`REPORT`): one short statement, prepared once by psycopg, however many rows.
+    Answers id, rev, received_at, product_version; on a resend (rev > 1) it stored the report row
+    only."""
     returned = ["id", "rev", "received_at", "installation", *ENVIRONMENT]
     r = report.returning(*(t.report.c[c] for c in returned)).cte("stored_report")
     new = r.c.rev == 1
@@ -124,7 +140,8 @@ def _whole(t: CollectorTables, report: Any, installation: Callable[[Any], dict[s
     c = arrays("c_", ["kind", "name", "value"], t.count)
     counts = postgresql.insert(t.count).from_select(
         COUNT_COLUMNS, select(r.c.id, c.c.kind, c.c.name, c.c.value).select_from(r.join(c, true())).where(new))
-    u = arrays("u_", ["kind", "name", "total"], t.usage)
+    u = union_all(select(c.c.kind, c.c.name, cast(c.c.value, ExactTotal()).label("total")),
+                  select(literal(REPORT), literal("*"), literal(1, ExactTotal()))).subquery("u")
     deltas = (select(func.date(r.c.received_at, type_=Date()).label("day"), r.c.product_version, u.c.kind,
                      u.c.name, u.c.total).select_from(r.join(u, true())).where(new))
     first = (select(r.c.installation, r.c.received_at.label("first_report"), r.c.received_at.label("last_report"),

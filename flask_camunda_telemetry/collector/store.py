@@ -24,6 +24,7 @@ from ..storage.errors import OutageLog
 from ..storage.transactions import create_missing_tables, run_transaction
 from .exact import exact_sum, largest_first, prepare
 from .ingest import ReportMovedError, day_of, store_report
+from .paging import Position, installations_query
 from .payload import Received
 from .statements import (
     COMMAND,
@@ -41,6 +42,8 @@ _KEPT = "The sender keeps its counts and sends them again later."
 _LATER = "Retry later."
 #: The setting that bounds every wait, named in the errors that say the bound was reached.
 TIMEOUT_KEY = "CAMUNDA_TELEMETRY_COLLECTOR_DB_TIMEOUT"
+#: What bounds a maintenance run (prune, rebuild) given a ``timeout`` of its own.
+MAINTENANCE_KEY = "the command's --timeout"
 #: Runs of a report's transaction when a concurrent report voided its decision (see .ingest).
 _ATTEMPTS = 4
 
@@ -70,14 +73,18 @@ class CollectorStore:
     def engine(self) -> Engine:
         return self.lazy_engine()
 
-    def _run(self, action: str, work: Callable[[Connection], T], hint: str = _LATER) -> T:
+    def _run(self, action: str, work: Callable[[Connection], T], hint: str = _LATER,
+             timeout: float | None = None) -> T:
+        """``work`` in a transaction, every wait bounded by ``DB_TIMEOUT`` (``timeout``: by that)."""
         def prepared(conn: Connection) -> T:
             prepare(conn)
             return work(conn)
 
+        bound, key = (self.lazy_engine.timeout, TIMEOUT_KEY) if timeout is None else (timeout, MAINTENANCE_KEY)
+
         def attempt() -> T:
             self.ensure_tables()
-            return run_transaction(self.engine, action, prepared, hint, self.lazy_engine.timeout, TIMEOUT_KEY)
+            return run_transaction(self.engine, action, prepared, hint, bound, key)
 
         return self._outages.run(attempt)
 
@@ -129,9 +136,10 @@ class CollectorStore:
 
     # -- maintenance ----------------------------------------------------------------------
 
-    def prune(self, before: dt.datetime, batch: int = 5000) -> int:
+    def prune(self, before: dt.datetime, batch: int = 5000, timeout: float | None = None) -> int:
         """Delete the reports received before ``before`` (naive UTC), and the declined
-        installations last heard of before it, then rebuild the summaries."""
+        installations last heard of before it, then rebuild the summaries. ``timeout``: seconds
+        each of its transactions may wait in all (default ``DB_TIMEOUT``; a big fleet needs more)."""
         t = self.tables
 
         def work(conn: Connection) -> int:
@@ -144,18 +152,19 @@ class CollectorStore:
 
         deleted = 0
         while True:
-            done = self._run("prune the reports", work)
+            done = self._run("prune the reports", work, timeout=timeout)
             deleted += done
             if done < batch:
                 break
         d = t.declined.c
         self._run("prune the declined messages", lambda conn: conn.execute(delete(t.declined).where(
-            d.last_message < before)))
-        self.rebuild()
+            d.last_message < before)), timeout=timeout)
+        self.rebuild(timeout)
         return deleted
 
-    def rebuild(self) -> None:
-        """Recompute both summaries from the stored reports, in one transaction."""
+    def rebuild(self, timeout: float | None = None) -> None:
+        """Recompute both summaries from the stored reports, in one transaction (``timeout``: as
+        for :meth:`prune`; it reads every report)."""
         t = self.tables
         usage, installations = recomputed_summaries(t)
 
@@ -165,7 +174,7 @@ class CollectorStore:
             conn.execute(delete(t.installation))
             conn.execute(insert(t.installation).from_select(INSTALLATION_COLUMNS, installations))
 
-        self._run("rebuild the summaries", work)
+        self._run("rebuild the summaries", work, timeout=timeout)
 
     # -- reading --------------------------------------------------------------------------
 
@@ -206,11 +215,12 @@ class CollectorStore:
         query = select(col, func.count().label("n")).group_by(col).order_by(func.count().desc(), col)
         return [(value, int(n)) for value, n in self._rows("group the installations", query)]
 
-    def installations(self, limit: int | None = None, offset: int = 0) -> list[Any]:
-        """Installations, the latest to report first."""
-        i = self.tables.installation
-        query = select(i).order_by(i.c.last_report.desc(), i.c.installation).offset(offset).limit(limit)
-        return self._rows("list the installations", query)
+    def installations(self, limit: int | None = None, after: Position | None = None,
+                      before: Position | None = None) -> list[Any]:
+        """Installations, the latest to report first (see :mod:`.paging`): the first ``limit``
+        (None: all), those past ``after``, or the ``limit`` just before ``before``."""
+        rows = self._rows("list the installations", installations_query(self.tables.installation, limit, after, before))
+        return rows[::-1] if before is not None else rows
 
     def installation(self, installation: str) -> Any:
         i = self.tables.installation

@@ -144,7 +144,7 @@ def _define(metadata: MetaData, names: list[str]) -> CollectorTables:
         Column("reports", BigInteger, nullable=False),
         *_environment(),
         PrimaryKeyConstraint("installation", name=f"pk_{names[2]}"),
-        Index(f"ix_{names[2]}_last", "last_report"),
+        Index(f"ix_{names[2]}_last", "last_report", "installation"),  # the list's order (see .paging)
     )
     usage = Table(
         names[3], metadata,

@@ -23,7 +23,7 @@ from ..exceptions import ConfigurationError
 from ..forking import ForkAware
 from ..settings import Key, parse_optional_str
 from .checkout import OWN_ENGINES
-from .timeouts import after_connect, connect_args
+from .timeouts import SESSION_BOUNDS, after_connect, connect_args
 from .urls import check_database_uri, parse_database_uri
 
 if TYPE_CHECKING:
@@ -119,6 +119,8 @@ def create_own_engine(uri: str, makedirs: str | None = None, timeout: float | No
     engine = create_engine(url, **options)
     if url.get_driver_name() == "pymysql" and timeout is not None:
         event.listen(engine, "connect", after_connect)
+    if "options" in options.get("connect_args", {}) and timeout is not None:
+        SESSION_BOUNDS[engine] = timeout
     OWN_ENGINES.add(engine)
     return engine
 

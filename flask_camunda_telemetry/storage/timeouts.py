@@ -27,6 +27,7 @@ import socket
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -41,6 +42,10 @@ from .checkout import bounded_checkout
 GRACE = 0.5
 #: libpq's smallest connect timeout (it takes whole seconds and treats 1 as 2).
 LIBPQ_MIN_CONNECT_TIMEOUT = 2
+#: PostgreSQL drivers on libpq, which take session settings as connect ``options``.
+LIBPQ_DRIVERS = ("psycopg", "psycopg2")
+#: Own engines whose sessions carry the bound already (their connect ``options``): seconds.
+SESSION_BOUNDS: weakref.WeakKeyDictionary[Engine, float] = weakref.WeakKeyDictionary()
 
 
 class Deadline:
@@ -68,7 +73,11 @@ def connect_args(backend: str, driver: str, timeout: float | None) -> dict[str, 
         return {"timeout": 30 if timeout is None else timeout}
     if backend == "postgresql":
         seconds = 5 if timeout is None else max(LIBPQ_MIN_CONNECT_TIMEOUT, math.ceil(timeout))
-        return {"connect_timeout": seconds}
+        pg: dict[str, Any] = {"connect_timeout": seconds}
+        if timeout is not None and driver in LIBPQ_DRIVERS:  # the session's own bound: see _limits
+            ms = max(1, int(timeout * 1000))
+            pg["options"] = f"-c statement_timeout={ms} -c lock_timeout={ms}"
+        return pg
     if backend in ("mysql", "mariadb"):
         args: dict[str, Any] = {"connect_timeout": 5 if timeout is None else timeout}
         if timeout is not None and driver == "pymysql":
@@ -241,6 +250,9 @@ def _limits(conn: Connection, left: float) -> str | None:
     ``conn``; the SQL restoring the session's own values afterwards (None: nothing to restore)."""
     dialect = conn.dialect
     if dialect.name == "postgresql":  # SET LOCAL: they end with the transaction
+        session = SESSION_BOUNDS.get(conn.engine)
+        if session is not None and left <= session <= left + GRACE / 2:
+            return None  # the session's own bound is this one (to within half the grace): no round trip
         ms = max(1, int(left * 1000))
         conn.exec_driver_sql(
             f"SELECT set_config('statement_timeout', '{ms}', true), set_config('lock_timeout', '{ms}', true)"
