@@ -161,7 +161,7 @@ class TelemetryState:
         return self.counts.lifetime()
 
     def app_context(self) -> AbstractContextManager[object]:
-        """The app's context (for the background threads); AppGoneError once the app is gone."""
+        """The app's context (for a read's thread); AppGoneError once the app is gone."""
         app = self.app()
         if app is None:
             raise AppGoneError("the app of this telemetry state is gone")
@@ -173,8 +173,10 @@ class TelemetryState:
         """Stop the reporter (waiting at most 2 s for a report in flight when ``flush``) and the
         flush thread (after a last flush when ``flush``), and let go of the database: the
         extension's own engine is disposed of. Counting again starts new threads."""
-        if self.reporting is not None:
-            self.reporting.stop() if flush else self.reporting.stop(wait=0)
+        if self.reporting is not None and flush:
+            self.reporting.stop()
+        elif self.reporting is not None:
+            self.reporting.stop(wait=0)
         self.flusher.stop(self.config.db_timeout if flush else 0, final=flush)
         self.counter.rearm()
         self.store.close(release=flush)
