@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from flask import Flask
 
 from .config import Scope, TelemetryConfig
-from .counting.commands import CommandCounter, NameCommand
+from .counting.commands import CommandCounter
+from .counting.commands import Hooks as CounterHooks
 from .document.build import Snapshot, build_document
 from .document.counts import Counts
 from .document.environment import detect_application_server
@@ -48,11 +49,11 @@ PROMETHEUS_ENDPOINT = "camunda_telemetry_prometheus"
 T = TypeVar("T")
 
 
-class Hooks(Protocol):
-    """The extension object's hooks, read when a request needs them (they may be set after init_app)."""
+class Hooks(CounterHooks, Protocol):
+    """The extension object's hooks, read when a request needs them (they may be set after
+    init_app): the request hook's ``name_command``, and ``authorize`` for the routes."""
 
     authorize: Callable[[], Any] | None
-    name_command: NameCommand | None
 
 
 def get_state(app: Flask | None = None) -> TelemetryState:
